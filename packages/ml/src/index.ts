@@ -1,1 +1,5 @@
-export {};
+/**
+ * @quintet/ml: tree models, metrics, model interop; data, features, evaluation, tuning
+ * and explanations.
+ */
+export * from "./models/ensemble/index.js";

@@ -1,2 +1,3 @@
+export * from "./matrix.js";
 export * from "./reference.js";
 export * from "./types.js";
