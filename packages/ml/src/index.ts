@@ -3,3 +3,4 @@
  * and explanations.
  */
 export * from "./models/ensemble/index.js";
+export * from "./datasets/index.js";
