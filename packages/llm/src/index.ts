@@ -1,1 +1,2 @@
-export {};
+export * from "./providers/local/index.js";
+export * from "./testing/gguf/index.js";
