@@ -220,6 +220,21 @@ export async function createLocalLlm(path: string, options: LocalLlmOptions = {}
         )
       : undefined;
 
+    const inputTokens = chatWrapper
+      .generateContextState({ chatHistory: history, ...(functions ? { availableFunctions: functions } : {}) })
+      .contextText.tokenize(model.tokenizer).length;
+    // node-llama-cpp would silently drop the start of the conversation to make it fit;
+    // a hosted API refuses instead, and so does this provider, so that callers see it.
+    const room = context.contextSize - inputTokens;
+    if (room < (request.maxOutputTokens ?? 1)) {
+      throw new ValidationError(
+        `The prompt is ${inputTokens} tokens and ${uri} has a context of ${context.contextSize} tokens, leaving ${Math.max(room, 0)} for an answer of up to ${request.maxOutputTokens ?? 1}.`,
+        {
+          hint: "Shorten the messages or tool descriptions, lower maxOutputTokens, or open the model with a larger contextSize.",
+        },
+      );
+    }
+
     const slot = await pool.acquire(request.signal);
     try {
       // The sequence's meter counts every sampled token, including ones a stop trigger or
@@ -247,9 +262,6 @@ export async function createLocalLlm(path: string, options: LocalLlmOptions = {}
         });
       }
       const outputTokens = slot.chat.sequence.tokenMeter.diff(meterBefore).usedOutputTokens;
-      const inputTokens = chatWrapper
-        .generateContextState({ chatHistory: history, ...(functions ? { availableFunctions: functions } : {}) })
-        .contextText.tokenize(model.tokenizer).length;
       const toolCalls: ToolCall[] = (response.functionCalls ?? []).map((c, i) => ({
         id: `call_${started.toString(36)}_${i}`,
         name: c.functionName,
@@ -340,6 +352,12 @@ export async function createLocalLlm(path: string, options: LocalLlmOptions = {}
         });
       // One embedding context evaluates one text at a time; queue callers behind each other.
       const job = embedQueue.then(async () => {
+        const empty = request.texts.findIndex((t) => t.length === 0);
+        if (empty >= 0) {
+          throw new ValidationError(`texts[${empty}] is empty; an empty text has no tokens to embed.`, {
+            hint: "Drop empty texts before embedding.",
+          });
+        }
         const ctx = await embeddingContext!;
         const vectors: Float32Array[] = [];
         let inputTokens = 0;

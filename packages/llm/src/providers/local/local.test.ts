@@ -46,9 +46,9 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "quintet-local-llm-"));
   modelPath = join(dir, "tiny.gguf");
   loraPath = join(dir, "tiny-lora.gguf");
-  info = writeTinyLlamaGguf(modelPath, { seed: 7, nLayers: 2, nEmbd: 64, nHead: 4, nFf: 128, ctx: 256 });
+  info = writeTinyLlamaGguf(modelPath, { seed: 7, nLayers: 2, nEmbd: 64, nHead: 4, nFf: 128, ctx: 1024 });
   writeTinyLoraGguf(loraPath, info, { seed: 11, rank: 4, targets: ["attn_q", "attn_v", "ffn_up"] });
-  base = await createLocalLlm(modelPath, { contextSize: 256, threads: THREADS, parallel: 2 });
+  base = await createLocalLlm(modelPath, { contextSize: 1024, threads: THREADS, parallel: 2 });
   adapted = await createLocalLlm(modelPath, { contextSize: 256, threads: THREADS, lora: [{ path: loraPath }] });
 });
 
@@ -70,8 +70,8 @@ describe("the generated tiny GGUF", () => {
 
     const again = join(dir, "again.gguf");
     const other = join(dir, "other.gguf");
-    writeTinyLlamaGguf(again, { seed: 7, nLayers: 2, nEmbd: 64, nHead: 4, nFf: 128, ctx: 256 });
-    writeTinyLlamaGguf(other, { seed: 8, nLayers: 2, nEmbd: 64, nHead: 4, nFf: 128, ctx: 256 });
+    writeTinyLlamaGguf(again, { seed: 7, nLayers: 2, nEmbd: 64, nHead: 4, nFf: 128, ctx: 1024 });
+    writeTinyLlamaGguf(other, { seed: 8, nLayers: 2, nEmbd: 64, nHead: 4, nFf: 128, ctx: 1024 });
     const hash = (p: string) => createHash("sha256").update(readFileSync(p)).digest("hex");
     expect(hash(again)).toBe(hash(modelPath));
     expect(hash(other)).not.toBe(hash(modelPath));
@@ -85,7 +85,8 @@ describe("the generated tiny GGUF", () => {
 describe("createLocalLlm on the tiny model", () => {
   it("loads with the model's tokenizer: byte-level BPE round trips any text and merges common words", () => {
     expect(base.uri).toBe(`llama:${modelPath}`);
-    expect(base.contextSize).toBeGreaterThanOrEqual(256);
+    expect(base.contextSize).toBeGreaterThanOrEqual(1024);
+    expect(adapted.contextSize).toBeGreaterThanOrEqual(256);
     for (const text of [
       "Hello, world! The quick brown fox jumps over the lazy dog.",
       "naïve café — 静かな夜 🦊\n\ttabs",
@@ -236,6 +237,66 @@ describe("createLocalLlm on the tiny model", () => {
     expect(after.text.length).toBeGreaterThan(0);
   });
 
+  it("renders tools and earlier tool calls with their results into the prompt", async () => {
+    const tools = [
+      {
+        name: "get_weather",
+        description: "Current weather for a city",
+        parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+      },
+    ];
+    const question = { role: "user" as const, content: "Weather in Paris?" };
+    const plain = await base.generate({ messages: [question], maxOutputTokens: 8, temperature: 0 });
+    const withTools = await base.generate({ messages: [question], maxOutputTokens: 8, temperature: 0, tools });
+    // The chat wrapper documents the function in the prompt.
+    expect(withTools.usage.inputTokens).toBeGreaterThan(plain.usage.inputTokens + 10);
+    const noneChosen = await base.generate({
+      messages: [question],
+      maxOutputTokens: 8,
+      temperature: 0,
+      tools,
+      toolChoice: "none",
+    });
+    expect(noneChosen.usage.inputTokens).toBe(plain.usage.inputTokens);
+
+    const answered = await base.generate({
+      messages: [
+        question,
+        {
+          role: "assistant",
+          content: "",
+          toolCalls: [{ id: "c1", name: "get_weather", arguments: { city: "Paris" } }],
+        },
+        { role: "tool", toolCallId: "c1", name: "get_weather", content: "sunny, 21C" },
+      ],
+      maxOutputTokens: 8,
+      temperature: 0,
+      tools,
+    });
+    expect(answered.usage.inputTokens).toBeGreaterThan(
+      withTools.usage.inputTokens + base.tokenize("sunny, 21C").length,
+    );
+    expect(answered.usage.outputTokens).toBeGreaterThan(0);
+
+    const orphan = await errorOf(
+      base.generate({ messages: [question, { role: "tool", toolCallId: "zz", name: "get_weather", content: "?" }] }),
+    );
+    expect(orphan.code).toBe("VALIDATION_FAILED");
+    expect(orphan.message).toContain('"zz"');
+    const forced = await errorOf(base.generate({ messages: [question], tools, toolChoice: "required" }));
+    expect(forced.code).toBe("UNSUPPORTED");
+  });
+
+  it("refuses a prompt that does not fit the context instead of silently cutting it", async () => {
+    const long = "word ".repeat(400);
+    expect(base.tokenize(long).length).toBeGreaterThan(256);
+    const e = await errorOf(adapted.generate({ messages: [{ role: "user", content: long }], maxOutputTokens: 8 }));
+    expect(e.code).toBe("VALIDATION_FAILED");
+    expect(e.message).toMatch(/context of \d+ tokens/);
+    const fits = await base.generate({ messages: [{ role: "user", content: long }], maxOutputTokens: 8 });
+    expect(fits.usage.inputTokens).toBeGreaterThan(400);
+  });
+
   it("embeds texts into model-sized vectors, deterministically", async () => {
     const r = await base.embed({ texts: ["hello world", "the lazy dog", "hello world"] });
     expect(r.vectors).toHaveLength(3);
@@ -247,6 +308,17 @@ describe("createLocalLlm on the tiny model", () => {
     expect([...r.vectors[2]!]).toEqual([...r.vectors[0]!]);
     expect([...r.vectors[1]!]).not.toEqual([...r.vectors[0]!]);
     expect(r.usage.inputTokens).toBe(base.tokenize("hello world").length * 2 + base.tokenize("the lazy dog").length);
+    expect((await errorOf(base.embed({ texts: ["ok", ""] }))).code).toBe("VALIDATION_FAILED");
+  });
+
+  it("fails clearly once closed", async () => {
+    const extra = await createLocalLlm(modelPath, { contextSize: 128, threads: THREADS });
+    expect((await extra.generate(ask("Hi.", { maxOutputTokens: 4 }))).usage.outputTokens).toBeGreaterThan(0);
+    await extra.close();
+    const e = await errorOf(extra.generate(ask("Hi.")));
+    expect(e.message).toContain("closed");
+    // The shared model is still loaded for the other clients.
+    expect((await base.generate(ask("Hi.", { maxOutputTokens: 4 }))).text.length).toBeGreaterThan(0);
   });
 });
 
