@@ -18,7 +18,7 @@ const SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"] as const;
 const TinyLlamaOptionsSchema = z
   .object({
     seed: z.number().int(),
-    /** Number of BPE merges learned from the built-in corpus (vocabulary = 256 + merges + 3). */
+    /** At most this many BPE merges, learned from pairs seen at least twice in the corpus (vocabulary = 256 + merges + 3). */
     merges: z.number().int().min(0).max(2000).default(200),
     corpus: z.string().min(1).optional(),
     nLayers: z.number().int().min(1).max(4).default(2),
