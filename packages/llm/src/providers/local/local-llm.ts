@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { resolve } from "node:path";
 import { CancelledError, QuintetError, ValidationError } from "@quintet/core";
 import type {
@@ -43,6 +44,16 @@ const LocalLlmOptionsSchema = z
   .strict();
 
 export type LocalLlmOptions = z.input<typeof LocalLlmOptionsSchema>;
+
+// The sampling knobs node-llama-cpp would otherwise take at face value (a negative
+// temperature or a zero token limit are mistakes, not requests).
+const SamplingSchema = z.object({
+  temperature: z.number().min(0).max(2).optional(),
+  topP: z.number().gt(0).max(1).optional(),
+  maxOutputTokens: z.number().int().min(1).optional(),
+  seed: z.number().int().optional(),
+  stop: z.array(z.string().min(1)).optional(),
+});
 
 /** A local GGUF model: the {@link LlmClient} contract plus its tokenizer and a way to free it. */
 export interface LocalLlmClient extends LlmClient {
@@ -197,6 +208,14 @@ export async function createLocalLlm(path: string, options: LocalLlmOptions = {}
   const run = async (request: GenerateRequest, onDelta?: (delta: string) => void): Promise<GenerateResult> => {
     if (closed) throw new QuintetError("PROVIDER_ERROR", `The local model client for ${uri} is closed.`);
     const started = Date.now();
+    const sampling = SamplingSchema.safeParse(request);
+    if (!sampling.success) {
+      const issue = sampling.error.issues[0]!;
+      throw new ValidationError(`Invalid generate request: ${issue.path.join(".")} ${issue.message}.`, {
+        hint: "temperature is 0-2, topP in (0, 1], maxOutputTokens a positive integer, stop strings non-empty.",
+        details: { issues: sampling.error.issues },
+      });
+    }
     const history = toChatHistory(request.messages);
     const grammar = await grammarFor(request.responseFormat);
     const useTools = request.tools !== undefined && request.tools.length > 0 && request.toolChoice !== "none";
@@ -263,7 +282,7 @@ export async function createLocalLlm(path: string, options: LocalLlmOptions = {}
       }
       const outputTokens = slot.chat.sequence.tokenMeter.diff(meterBefore).usedOutputTokens;
       const toolCalls: ToolCall[] = (response.functionCalls ?? []).map((c, i) => ({
-        id: `call_${started.toString(36)}_${i}`,
+        id: `call_${randomBytes(8).toString("hex")}_${i}`,
         name: c.functionName,
         arguments: c.params,
       }));

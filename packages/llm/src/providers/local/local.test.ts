@@ -311,6 +311,20 @@ describe("createLocalLlm on the tiny model", () => {
     expect((await errorOf(base.embed({ texts: ["ok", ""] }))).code).toBe("VALIDATION_FAILED");
   });
 
+  it("runs a model stored in F16 as well", async () => {
+    const f16Path = join(dir, "tiny-f16.gguf");
+    writeTinyLlamaGguf(f16Path, { seed: 7, nLayers: 1, nEmbd: 32, nHead: 2, nFf: 64, ctx: 256, type: "F16" });
+    const f16 = await createLocalLlm(f16Path, { contextSize: 256, threads: THREADS });
+    try {
+      const a = await f16.generate(ask("Hi.", { maxOutputTokens: 8 }));
+      const b = await f16.generate(ask("Hi.", { maxOutputTokens: 8 }));
+      expect(a.usage.outputTokens).toBe(8);
+      expect(b.text).toBe(a.text);
+    } finally {
+      await f16.close();
+    }
+  });
+
   it("fails clearly once closed", async () => {
     const extra = await createLocalLlm(modelPath, { contextSize: 128, threads: THREADS });
     expect((await extra.generate(ask("Hi.", { maxOutputTokens: 4 }))).usage.outputTokens).toBeGreaterThan(0);
@@ -357,10 +371,15 @@ describe("createLocalLlm with bad input", () => {
     expect(e.hint).toMatch(/LoRA/);
   });
 
-  it("rejects invalid options", async () => {
+  it("rejects invalid options and sampling parameters", async () => {
     const e = await errorOf(createLocalLlm(modelPath, { parallel: 0 }));
     expect(e.code).toBe("VALIDATION_FAILED");
     expect(e.message).toContain("parallel");
+    const t = await errorOf(base.generate(ask("x", { temperature: -1 })));
+    expect(t.code).toBe("VALIDATION_FAILED");
+    expect(t.message).toContain("temperature");
+    expect((await errorOf(base.generate(ask("x", { maxOutputTokens: 0 })))).code).toBe("VALIDATION_FAILED");
+    expect((await errorOf(base.generate({ messages: [] }))).code).toBe("VALIDATION_FAILED");
   });
 
   it("says how to install node-llama-cpp when it is missing", async () => {
