@@ -211,6 +211,18 @@ describe("createLocalLlm on the tiny model", () => {
     expect(tuned.text.length).toBeGreaterThan(0);
     expect(tunedAgain.text).toBe(tuned.text);
     expect(tuned.text).not.toBe(plain.text);
+
+    // The scale reaches llama.cpp: at 0 the same adapter leaves the base model's answer.
+    const muted = await createLocalLlm(modelPath, {
+      contextSize: 256,
+      threads: THREADS,
+      lora: [{ path: loraPath, scale: 0 }],
+    });
+    try {
+      expect((await muted.generate(ask("Say something."))).text).toBe(plain.text);
+    } finally {
+      await muted.close();
+    }
   });
 
   it("cancels through AbortSignal: before the start and in the middle of a stream", async () => {
