@@ -1,8 +1,7 @@
 import { QuintetError } from "@quintet/core";
 import type { Llama, LlamaModel } from "node-llama-cpp";
 
-/** The version Quintet is built and tested against. */
-export const NODE_LLAMA_CPP_VERSION = "3.21.1";
+import { NODE_LLAMA_CPP_VERSION } from "./version.js";
 
 type NodeLlamaCpp = typeof import("node-llama-cpp");
 

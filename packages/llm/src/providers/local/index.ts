@@ -1,7 +1,8 @@
 /**
- * The local GGUF provider (`llama:<path>`), backed by node-llama-cpp. This module is
- * imported lazily so that node-llama-cpp stays an optional peer dependency.
+ * The local GGUF provider (`llama:<path>`), backed by node-llama-cpp. node-llama-cpp is
+ * an optional peer dependency: it is imported only when a local model is opened, and
+ * these typings never reference it.
  */
-export { NODE_LLAMA_CPP_VERSION, unloadLocalModels } from "./binding.js";
 export { assertGgufFile } from "./gguf-header.js";
 export { createLocalLlm, type LocalLlmClient, type LocalLlmOptions } from "./local-llm.js";
+export { NODE_LLAMA_CPP_VERSION, unloadLocalModels } from "./version.js";
