@@ -1,2 +1,4 @@
+export * from "./guards/index.js";
 export * from "./providers/local/index.js";
 export * from "./testing/gguf/index.js";
+export * from "./text/index.js";

@@ -1,0 +1,2 @@
+export * from "./injection.js";
+export * from "./pii.js";
