@@ -1,3 +1,4 @@
+export * from "./embeddings/index.js";
 export * from "./guards/index.js";
 export * from "./providers/local/index.js";
 export * from "./testing/gguf/index.js";

@@ -11,3 +11,4 @@ export {
   terms,
   tokenize,
 } from "./tokenize.js";
+export { countChatTokens, countTokens, encodingForModelName } from "./tokens.js";

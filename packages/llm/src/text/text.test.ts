@@ -1,5 +1,16 @@
 import { describe, expect, it } from "vitest";
-import { charNgrams, contentTerms, extractNumbers, normalizeAnswer, splitSentences, stem, tokenize } from "./index.js";
+import {
+  charNgrams,
+  contentTerms,
+  countChatTokens,
+  countTokens,
+  encodingForModelName,
+  extractNumbers,
+  normalizeAnswer,
+  splitSentences,
+  stem,
+  tokenize,
+} from "./index.js";
 
 describe("stem (Porter steps 1–3)", () => {
   it.each([
@@ -75,5 +86,21 @@ describe("splitSentences", () => {
   it("splits on blank lines and list items", () => {
     const s = splitSentences("Intro line\n\nSecond para\n- item one\n- item two");
     expect(s.map((x) => x.text)).toEqual(["Intro line", "Second para", "- item one", "- item two"]);
+  });
+});
+
+describe("token counting", () => {
+  it("picks the encoding by model family", () => {
+    expect(encodingForModelName("openai:gpt-4o-mini")).toBe("o200k_base");
+    expect(encodingForModelName("gpt-3.5-turbo")).toBe("cl100k_base");
+    expect(encodingForModelName("ft:gpt-4.1-mini:org::abc")).toBe("o200k_base");
+    expect(encodingForModelName("text-embedding-3-small")).toBe("cl100k_base");
+  });
+
+  it("counts real BPE tokens", () => {
+    // "hello world" is two tokens in both cl100k and o200k.
+    expect(countTokens("hello world", "gpt-4")).toBe(2);
+    expect(countTokens("hello world", "gpt-4o")).toBe(2);
+    expect(countChatTokens([{ role: "user", content: "hello world" }], "gpt-4o")).toBe(3 + 3 + 1 + 2);
   });
 });
