@@ -8,7 +8,7 @@ import {
   type Store,
   toQuintetError,
 } from "@quintet/core";
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { type FastifyInstance, LogController } from "fastify";
 import type { QuintetServerContext } from "./context.js";
 import { registerDocsUi, registerOpenApi } from "./docs.js";
 import { errorHandler, errorSchema, notFoundHandler } from "./errors.js";
@@ -56,7 +56,8 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
 
   const app = Fastify({
     loggerInstance: logger,
-    disableRequestLogging: true,
+    // Our onResponse hook writes the one line per request; Fastify's own two are switched off.
+    logController: new LogController({ disableRequestLogging: true }),
     genReqId: requestIdFor,
     bodyLimit,
     return503OnClosing: true,
@@ -223,7 +224,6 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     return closing;
   }
 
-  app.log.info({ url }, "server listening");
   return { url, host: address.address, port: address.port, app, close, closed };
 }
 
