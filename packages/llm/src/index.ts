@@ -1,4 +1,5 @@
 export * from "./embeddings/index.js";
+export * from "./finetune/index.js";
 export * from "./guards/index.js";
 export * from "./prompts/index.js";
 export * from "./providers/local/index.js";

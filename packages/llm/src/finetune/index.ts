@@ -1,0 +1,4 @@
+export * from "./dataset.js";
+export * from "./jobs.js";
+export * from "./lora-config.js";
+export * from "./validate.js";
