@@ -146,7 +146,7 @@ function checkHome(home: string): CheckResult {
  * configuration are skipped (not failed) when it is invalid, since the config row says why.
  */
 export async function runDoctor(input: DoctorInput): Promise<DoctorReport> {
-  const timeoutMs = input.timeoutMs ?? 5000;
+  const timeoutMs = input.timeoutMs ?? 3000;
   const config = "error" in input.config ? undefined : input.config;
   const configRow: CheckResult = config
     ? {
