@@ -44,6 +44,15 @@ describe("Output", () => {
     expect(out.text()).toBe("n=3\n");
   });
 
+  it("does not animate on a terminal that reports no width", async () => {
+    const err = Object.assign(stream(true), { columns: 0 });
+    const o = new Output({ stdout: stream(true), stderr: err, json: false });
+    expect(o.interactive).toBe(false);
+    const s = await o.spinner("Checking");
+    s.succeed("Checked");
+    expect(err.text()).toBe("✓ Checked\n");
+  });
+
   it("animates a spinner and draws a progress bar on a terminal", async () => {
     const out = stream(true);
     const err = Object.assign(stream(true), { columns: 80, cursorTo() {}, clearLine() {}, moveCursor() {}, on() {} });

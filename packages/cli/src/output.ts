@@ -45,9 +45,13 @@ export class Output {
     this.c = createColors(!this.json && !noColor && Boolean(opts.stdout.isTTY));
   }
 
-  /** True when status may animate: stderr is a terminal and output is for people. */
+  /**
+   * True when status may animate: stderr is a terminal of known width and output is for
+   * people. A pseudo-terminal reporting 0 columns (some CI runners, `script`) makes
+   * spinners redraw without end, so it counts as not interactive.
+   */
   get interactive(): boolean {
-    return !this.json && Boolean(this.stderr.isTTY);
+    return !this.json && Boolean(this.stderr.isTTY) && (this.stderr.columns ?? 0) > 0;
   }
 
   /** A line of human output on stdout (dropped under --json). */
