@@ -75,9 +75,20 @@ function commandPath(program: Command, argv: readonly string[]): string {
 }
 
 async function printError(ctx: CliContext, err: unknown): Promise<void> {
-  const { formatError, ValidationError } = await import("@quintet/core");
-  const shown =
-    err instanceof UsageError ? new ValidationError(err.message, { hint: err.hint }) : (err as Error | undefined);
-  ctx.out.error(formatError(shown));
+  let line: string;
+  try {
+    const { formatError, ValidationError } = await import("@quintet/core");
+    const shown =
+      err instanceof UsageError ? new ValidationError(err.message, { hint: err.hint }) : (err as Error | undefined);
+    line = formatError(shown);
+  } catch (loadErr) {
+    // Core itself failed to load (a broken install): still say what happened, on one line.
+    const e = err as { code?: unknown; message?: unknown; hint?: unknown };
+    line = `error[${typeof e?.code === "string" ? e.code : "INTERNAL"}]: ${String(e?.message ?? err)}${
+      typeof e?.hint === "string" ? ` (fix: ${e.hint})` : ""
+    }`;
+    if (isDebug(ctx.env)) ctx.io.stderr.write(`while loading @quintet/core: ${String(loadErr)}\n`);
+  }
+  ctx.out.error(line);
   if (isDebug(ctx.env) && err instanceof Error && err.stack) ctx.io.stderr.write(`${err.stack}\n`);
 }
