@@ -49,6 +49,8 @@ export interface Usage {
   inputTokens: number;
   outputTokens: number;
   totalTokens: number;
+  /** Of `inputTokens`, how many the provider served from its prompt cache (priced lower). */
+  cachedInputTokens?: number;
 }
 
 export interface GenerateResult {
@@ -61,6 +63,8 @@ export interface GenerateResult {
   /** The model URI that answered, e.g. `openai:gpt-4o-mini`. */
   model: string;
   latencyMs: number;
+  /** HTTP attempts this call took (1 when no retry was needed). */
+  attempts?: number;
 }
 
 export type StreamEvent =
@@ -77,11 +81,26 @@ export interface EmbedResult {
   vectors: Float32Array[];
   usage: { inputTokens: number };
   model: string;
+  /** Cost in US dollars from the price table; undefined when the model has no price. */
+  costUsd?: number;
+  /** HTTP attempts this call took, summed over batches. */
+  attempts?: number;
+}
+
+/** What a client can do natively; callers (structured output) pick their strategy from it. */
+export interface LlmCapabilities {
+  /** Output constrained to a JSON Schema (`responseFormat: { type: "json", schema }`). */
+  jsonSchema: boolean;
+  /** Function/tool calling. */
+  tools: boolean;
+  embeddings: boolean;
 }
 
 /** One configured model, chosen by a URI such as `openai:gpt-4o-mini` or `llama:./m.gguf`. */
 export interface LlmClient {
   readonly uri: string;
+  /** Absent means unknown: callers should assume tools only. */
+  readonly capabilities?: LlmCapabilities;
   generate(request: GenerateRequest): Promise<GenerateResult>;
   stream(request: GenerateRequest): AsyncIterable<StreamEvent>;
   /** Present when the provider offers embeddings. */
