@@ -5,6 +5,7 @@ export * from "./pricing/index.js";
 export * from "./prompts/index.js";
 export * from "./providers/index.js";
 export * from "./providers/local/index.js";
+export * from "./structured/index.js";
 export * from "./testing/fake-openai/index.js";
 export * from "./testing/gguf/index.js";
 export * from "./text/index.js";

@@ -99,7 +99,7 @@ export interface LlmCapabilities {
 /** One configured model, chosen by a URI such as `openai:gpt-4o-mini` or `llama:./m.gguf`. */
 export interface LlmClient {
   readonly uri: string;
-  /** Absent means unknown: callers should assume tools only. */
+  /** Absent means unknown: callers should fall back to prompting. */
   readonly capabilities?: LlmCapabilities;
   generate(request: GenerateRequest): Promise<GenerateResult>;
   stream(request: GenerateRequest): AsyncIterable<StreamEvent>;
