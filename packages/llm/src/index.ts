@@ -9,3 +9,4 @@ export * from "./structured/index.js";
 export * from "./testing/fake-openai/index.js";
 export * from "./testing/gguf/index.js";
 export * from "./text/index.js";
+export * from "./tools/index.js";
