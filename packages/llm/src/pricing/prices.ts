@@ -31,7 +31,15 @@ const PriceSchema = z
 const TableSchema = z.record(z.string().regex(/^[a-z-]+:.+$/, "keys are provider:model"), PriceSchema);
 
 function issues(err: z.ZodError): string {
-  return err.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
+  return err.issues
+    .map((i) => {
+      const where = i.path.join(".") || "(root)";
+      // zod reports a bad record key only as "Invalid key in record".
+      return i.code === "invalid_key"
+        ? `${where}: keys are provider:model, e.g. openai:gpt-4o`
+        : `${where}: ${i.message}`;
+    })
+    .join("; ");
 }
 
 /**
