@@ -236,3 +236,20 @@ export function createLlm(uri: string, options: CreateLlmOptions = {}): LlmClien
     embeddingPrice: findPrice(prices, parsedUri.provider, o.embeddingModel ?? parsedUri.model),
   });
 }
+
+/**
+ * The model configured by `QUINTET_LLM` (e.g. `openai:gpt-4o-mini`, `ollama:qwen2.5`,
+ * `llama:./model.gguf`), for features that need generation but were given no client.
+ *
+ * @throws QuintetError(PROVIDER_NOT_CONFIGURED) saying how to configure one when unset.
+ */
+export function createLlmFromEnv(options: CreateLlmOptions = {}): LlmClient {
+  const env = options.env ?? process.env;
+  const uri = env.QUINTET_LLM?.trim();
+  if (!uri) {
+    throw new QuintetError("PROVIDER_NOT_CONFIGURED", "no language model is configured (QUINTET_LLM is not set)", {
+      hint: "Set QUINTET_LLM to a model URI: openai:gpt-4o-mini (with OPENAI_API_KEY), anthropic:claude-3-5-haiku-latest (with ANTHROPIC_API_KEY), ollama:qwen2.5, or llama:./model.gguf.",
+    });
+  }
+  return createLlm(uri, options);
+}

@@ -1,5 +1,5 @@
 /** Model providers behind one {@link LlmClient} interface, chosen by a model URI. */
-export { type CreateLlmOptions, createLlm } from "./create.js";
+export { type CreateLlmOptions, createLlm, createLlmFromEnv } from "./create.js";
 export { backoffMs, isRetryable, type RetryOptions, retryAfterMs } from "./retry.js";
 export type * from "./types.js";
 export { type ModelUri, PROVIDER_SCHEMES, type ProviderScheme, parseModelUri } from "./uri.js";

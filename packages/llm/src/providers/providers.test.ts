@@ -1,7 +1,7 @@
 import { QuintetError } from "@quintet/core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type FakeOpenAI, startFakeOpenAI } from "../testing/fake-openai/index.js";
-import { type CreateLlmOptions, createLlm } from "./create.js";
+import { type CreateLlmOptions, createLlm, createLlmFromEnv } from "./create.js";
 import { backoffMs, retryAfterMs } from "./retry.js";
 import type { StreamEvent, ToolCall } from "./types.js";
 import { parseModelUri } from "./uri.js";
@@ -77,6 +77,17 @@ describe("model URIs and configuration", () => {
     }
     // ollama needs neither key nor URL
     expect(createLlm("ollama:qwen2.5", { env: {} }).uri).toBe("ollama:qwen2.5");
+  });
+
+  it("takes the model from QUINTET_LLM, and says how to set it when missing", () => {
+    expect(createLlmFromEnv({ env: { QUINTET_LLM: "ollama:qwen2.5" } }).uri).toBe("ollama:qwen2.5");
+    try {
+      createLlmFromEnv({ env: {} });
+      expect.unreachable();
+    } catch (e) {
+      expect((e as QuintetError).code).toBe("PROVIDER_NOT_CONFIGURED");
+      expect((e as QuintetError).hint).toContain("QUINTET_LLM");
+    }
   });
 
   it("reads the key and base URL from the environment", async () => {
