@@ -8,6 +8,7 @@ import { findPrice, type PriceTable, resolvePrices } from "../pricing/prices.js"
 import type { LocalLlmClient, LocalLlmOptions } from "./local/index.js";
 import { RetryOptionsSchema } from "./retry.js";
 import { SdkLlmClient } from "./sdk-client.js";
+import { runWithoutSpan, type SpanRunner, TracedLlmClient } from "./traced.js";
 import type {
   EmbedRequest,
   EmbedResult,
@@ -36,6 +37,8 @@ const OptionsSchema = z
     structuredOutputs: z.boolean().optional(),
     /** Options for `llama:` models (node-llama-cpp). */
     local: z.custom<LocalLlmOptions>((v) => typeof v === "object" && v !== null).optional(),
+    /** Runs each call inside a trace span (core's `withSpan`). */
+    tracer: z.custom<SpanRunner>((v) => typeof v === "function").optional(),
   })
   .strict();
 
@@ -222,10 +225,13 @@ export function createLlm(uri: string, options: CreateLlmOptions = {}): LlmClien
     );
   }
   const o = parsed.data;
-  if (parsedUri.provider === "llama") return new LazyLocalClient(parsedUri.uri, parsedUri.model, o.local);
+  const tracer = o.tracer ?? runWithoutSpan;
+  if (parsedUri.provider === "llama") {
+    return new TracedLlmClient(new LazyLocalClient(parsedUri.uri, parsedUri.model, o.local), tracer);
+  }
   const wire = wireFor(parsedUri.provider, parsedUri.model, parsedUri.uri, o);
   const prices = resolvePrices(o.prices, o.env ?? process.env);
-  return new SdkLlmClient({
+  const client = new SdkLlmClient({
     target: { uri: parsedUri.uri, provider: parsedUri.provider, ...(wire.keyEnv ? { keyEnv: wire.keyEnv } : {}) },
     language: wire.language,
     ...(wire.embedding ? { embedding: wire.embedding } : {}),
@@ -235,6 +241,7 @@ export function createLlm(uri: string, options: CreateLlmOptions = {}): LlmClien
     price: findPrice(prices, parsedUri.provider, parsedUri.model),
     embeddingPrice: findPrice(prices, parsedUri.provider, o.embeddingModel ?? parsedUri.model),
   });
+  return new TracedLlmClient(client, tracer);
 }
 
 /**

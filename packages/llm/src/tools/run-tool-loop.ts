@@ -1,4 +1,5 @@
 import { QuintetError, ValidationError } from "@quintet/core";
+import { runWithoutSpan, type SpanRunner } from "../providers/traced.js";
 import type {
   ChatMessage,
   FinishReason,
@@ -53,8 +54,8 @@ export interface RunToolLoopOptions {
   temperature?: number;
   maxOutputTokens?: number;
   metadata?: Record<string, string>;
-  /** Wraps each tool execution (tracing hooks in here). */
-  instrument?: <T>(call: ToolCall, tool: Tool, run: () => Promise<T>) => Promise<T>;
+  /** Runs each tool execution inside a `tool` trace span (core's `withSpan`). */
+  tracer?: SpanRunner;
 }
 
 export interface ToolLoopResult {
@@ -154,7 +155,14 @@ async function runCall(
       return done("error", errorContent(`${tool.name} failed: ${err instanceof Error ? err.message : String(err)}`));
     }
   };
-  return o.instrument ? o.instrument(call, tool, execute) : execute();
+  const tracer = o.tracer ?? runWithoutSpan;
+  return tracer("tool", tool.name, { callId: call.id, step, sideEffects: tool.sideEffects }, async (span) => {
+    const outcome = await execute();
+    span.setAttributes({ status: outcome.status, durationMs: outcome.durationMs });
+    // A failed tool is data for the model, but still an error in the trace.
+    if (outcome.status !== "ok") span.recordError(new Error(outcome.content));
+    return outcome;
+  });
 }
 
 function isCancel(err: unknown, signal: AbortSignal | undefined): boolean {
