@@ -3,4 +3,5 @@
  * and explanations.
  */
 export * from "./models/ensemble/index.js";
+export * from "./models/predict/index.js";
 export * from "./datasets/index.js";

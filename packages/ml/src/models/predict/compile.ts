@@ -1,0 +1,340 @@
+import { ValidationError } from "@quintet/core";
+import { assertMatrix, type Matrix } from "../ensemble/matrix.js";
+import { applyLink, goesLeft } from "../ensemble/reference.js";
+import { type Link, MissingKind, SplitKind, type Tree, type TreeEnsemble } from "../ensemble/types.js";
+
+/** Node flag: a missing (NaN) value goes left at this fast node. */
+const NAN_LEFT = 1;
+/**
+ * Node flag: decide with the reference `goesLeft` (categorical sets, zero-as-missing,
+ * infinite thresholds). Rare in practice; keeping them off the fast path keeps it tight.
+ */
+const SLOW = 2;
+
+/** Rows scored together per tree so the tree's nodes stay in cache across the block. */
+const BLOCK_ROWS = 64;
+
+/** A compiled, allocation-free scorer for one {@link TreeEnsemble}. */
+export interface Predictor {
+  readonly numFeatures: number;
+  readonly numGroups: number;
+  readonly link: Link;
+  /** Raw margins, row-major `rows × numGroups`. */
+  predictMargin(m: Matrix): Float64Array;
+  /** Predictions after the link (probabilities, means), row-major `rows × numGroups`. */
+  predict(m: Matrix): Float64Array;
+  /** Raw margins of one row into `out` (length `numGroups`); returns `out`. */
+  predictRowMarginInto(row: ArrayLike<number>, out: Float64Array): Float64Array;
+  /** Linked prediction of one row into `out` (length `numGroups`); returns `out`. */
+  predictRowInto(row: ArrayLike<number>, out: Float64Array): Float64Array;
+  /** Linked prediction of one row in a new array of length `numGroups`. */
+  predictRow(row: ArrayLike<number>): Float64Array;
+}
+
+/** The smallest double greater than `t` (t finite). */
+function nextUp64(t: number): number {
+  if (t === 0) return Number.MIN_VALUE;
+  const f = new Float64Array([t]);
+  const b = new BigInt64Array(f.buffer);
+  b[0] = t > 0 ? b[0]! + 1n : b[0]! - 1n;
+  return f[0]!;
+}
+
+/** The smallest float32 greater than `t` (t a finite float32). */
+function nextUp32(t: number): number {
+  if (t === 0) return 1.401298464324817e-45;
+  const f = new Float32Array([t]);
+  const b = new Int32Array(f.buffer);
+  b[0] = t > 0 ? b[0]! + 1 : b[0]! - 1;
+  return f[0]!;
+}
+
+/**
+ * Flattens every tree of `e` into one set of typed arrays and returns a predictor whose
+ * results equal {@link referenceMargin} exactly.
+ *
+ * Layout: nodes are re-laid breadth-first so the two children of a node sit side by side
+ * (`right = left + 1`), which needs one child array instead of two. A leaf has feature -1
+ * and keeps its value in the threshold slot. Numeric `x <= t` splits become `x < nextUp(t)`
+ * so every fast node is one comparison; float32 models round the row once, not per node.
+ */
+export function compileEnsemble(e: TreeEnsemble): Predictor {
+  if (!Number.isInteger(e.numFeatures) || e.numFeatures < 0) {
+    throw new ValidationError(`ensemble numFeatures must be a non-negative integer, got ${e.numFeatures}`);
+  }
+  if (!Number.isInteger(e.numGroups) || e.numGroups < 1) {
+    throw new ValidationError(`ensemble numGroups must be a positive integer, got ${e.numGroups}`);
+  }
+  if (e.treeGroup.length !== e.trees.length) {
+    throw new ValidationError(`ensemble has ${e.trees.length} trees but ${e.treeGroup.length} treeGroup entries`);
+  }
+  let total = 0;
+  for (const t of e.trees) total += t.left.length;
+  const feat = new Int32Array(total);
+  const child = new Int32Array(total);
+  const thr = new Float64Array(total);
+  const flags = new Uint8Array(total);
+  const srcTree = new Int32Array(total);
+  const srcNode = new Int32Array(total);
+  const roots = new Int32Array(e.trees.length);
+  const groups = new Int32Array(e.trees.length);
+  const float32 = e.float32;
+  let next = 0;
+
+  for (let ti = 0; ti < e.trees.length; ti++) {
+    const tree = e.trees[ti]!;
+    const g = e.treeGroup[ti]!;
+    if (!Number.isInteger(g) || g < 0 || g >= e.numGroups) {
+      throw new ValidationError(`tree ${ti} has group ${g}, outside 0..${e.numGroups - 1}`);
+    }
+    groups[ti] = g;
+    const n = tree.left.length;
+    if (n === 0) throw new ValidationError(`tree ${ti} has no nodes`);
+    const seen = new Uint8Array(n);
+    // Breadth-first queue of (source node, destination slot).
+    const qSrc = new Int32Array(n);
+    const qDst = new Int32Array(n);
+    let head = 0;
+    let tail = 0;
+    roots[ti] = next;
+    qSrc[tail] = 0;
+    qDst[tail++] = next++;
+    seen[0] = 1;
+    while (head < tail) {
+      const s = qSrc[head]!;
+      const d = qDst[head++]!;
+      srcTree[d] = ti;
+      srcNode[d] = s;
+      const l = tree.left[s]!;
+      if (l === -1) {
+        feat[d] = -1;
+        thr[d] = tree.value[s]!;
+        continue;
+      }
+      const r = tree.right[s]!;
+      for (const c of [l, r]) {
+        if (!Number.isInteger(c) || c < 0 || c >= n || seen[c]) {
+          throw new ValidationError(`tree ${ti} node ${s} has child ${c} that is out of range or reached twice`, {
+            hint: "The model file is corrupt: every node except the root must have exactly one parent.",
+          });
+        }
+        seen[c] = 1;
+      }
+      const f = tree.feature[s]!;
+      if (!Number.isInteger(f) || f < 0 || f >= e.numFeatures) {
+        throw new ValidationError(`tree ${ti} node ${s} splits on feature ${f}, outside 0..${e.numFeatures - 1}`);
+      }
+      feat[d] = f;
+      child[d] = next;
+      qSrc[tail] = l;
+      qDst[tail++] = next++;
+      qSrc[tail] = r;
+      qDst[tail++] = next++;
+      compileSplit(tree, s, d, float32, thr, flags);
+    }
+  }
+
+  const counts = new Float64Array(e.numGroups);
+  for (let t = 0; t < groups.length; t++) counts[groups[t]!]!++;
+  const base = new Float64Array(e.numGroups);
+  for (let g = 0; g < e.numGroups; g++) base[g] = e.baseMargin[g] ?? 0;
+
+  return new CompiledPredictor(e, {
+    feat: feat.subarray(0, next),
+    child: child.subarray(0, next),
+    thr: thr.subarray(0, next),
+    flags: flags.subarray(0, next),
+    srcTree,
+    srcNode,
+    roots,
+    groups,
+    counts,
+    base,
+  });
+}
+
+function compileSplit(tree: Tree, s: number, d: number, float32: boolean, thr: Float64Array, flags: Uint8Array): void {
+  const kind = tree.kind[s]!;
+  const missing = tree.missing[s]!;
+  let t = tree.threshold[s]!;
+  if (float32) t = Math.fround(t);
+  if (kind === SplitKind.Categorical || missing === MissingKind.Zero || !Number.isFinite(t)) {
+    flags[d] = SLOW;
+    return;
+  }
+  if (kind !== SplitKind.LessThan && kind !== SplitKind.LessOrEqual) {
+    throw new ValidationError(`node ${s} has unknown split kind ${kind}`);
+  }
+  if (missing !== MissingKind.NaN && missing !== MissingKind.None) {
+    throw new ValidationError(`node ${s} has unknown missing kind ${missing}`);
+  }
+  // NaN with MissingKind.None is compared as 0, so its direction is fixed per node.
+  const nanLeft =
+    missing === MissingKind.NaN ? tree.defaultLeft[s] === 1 : kind === SplitKind.LessThan ? 0 < t : 0 <= t;
+  flags[d] = nanLeft ? NAN_LEFT : 0;
+  thr[d] = kind === SplitKind.LessThan ? t : float32 ? nextUp32(t) : nextUp64(t);
+}
+
+interface Layout {
+  feat: Int32Array;
+  child: Int32Array;
+  thr: Float64Array;
+  flags: Uint8Array;
+  srcTree: Int32Array;
+  srcNode: Int32Array;
+  roots: Int32Array;
+  groups: Int32Array;
+  counts: Float64Array;
+  base: Float64Array;
+}
+
+class CompiledPredictor implements Predictor {
+  readonly numFeatures: number;
+  readonly numGroups: number;
+  readonly link: Link;
+  private readonly e: TreeEnsemble;
+  private readonly L: Layout;
+  private readonly rowBuf: Float64Array;
+  private readonly blockBuf: Float64Array;
+
+  constructor(e: TreeEnsemble, layout: Layout) {
+    this.e = e;
+    this.L = layout;
+    this.numFeatures = e.numFeatures;
+    this.numGroups = e.numGroups;
+    this.link = e.link;
+    this.rowBuf = new Float64Array(e.numFeatures);
+    this.blockBuf = new Float64Array(e.numFeatures * BLOCK_ROWS);
+  }
+
+  /** Leaf value of tree `t` for the row at `xs[off..off+numFeatures)`. */
+  private leaf(t: number, xs: Float64Array, off: number): number {
+    const { feat, child, thr, flags } = this.L;
+    let n = this.L.roots[t]!;
+    let f = feat[n]!;
+    while (f >= 0) {
+      const x = xs[off + f]!;
+      const fl = flags[n]!;
+      // Branch-free for the common case (a present value at a plain numeric node).
+      if (fl < SLOW && !Number.isNaN(x)) n = child[n]! + +(x >= thr[n]!);
+      else if (fl >= SLOW) n = this.slow(n, x) ? child[n]! : child[n]! + 1;
+      else n = child[n]! + (fl === NAN_LEFT ? 0 : 1);
+      f = feat[n]!;
+    }
+    return thr[n]!;
+  }
+
+  private slow(n: number, x: number): boolean {
+    const tree = this.e.trees[this.L.srcTree[n]!]!;
+    return goesLeft(tree, this.L.srcNode[n]!, x, this.e.float32);
+  }
+
+  /** Copies one row into `dst` at `off`, rounding to float32 when the model compares so. */
+  private load(src: ArrayLike<number>, srcOff: number, dst: Float64Array, dstOff: number, rowNo: number): void {
+    const c = this.numFeatures;
+    const f32 = this.e.float32;
+    for (let j = 0; j < c; j++) {
+      const v = src[srcOff + j]!;
+      if (v === Number.POSITIVE_INFINITY || v === Number.NEGATIVE_INFINITY || typeof v !== "number") {
+        throw new ValidationError(`row ${rowNo}, feature ${j} is ${String(v)}`, {
+          hint: "Features must be finite numbers; use NaN for a missing value.",
+        });
+      }
+      dst[dstOff + j] = f32 ? Math.fround(v) : v;
+    }
+  }
+
+  private finishRow(out: Float64Array, o: number): void {
+    const G = this.numGroups;
+    const { counts, base } = this.L;
+    const avg = this.e.averageTrees;
+    for (let g = 0; g < G; g++) {
+      if (avg && counts[g]! > 0) out[o + g]! /= counts[g]!;
+      out[o + g]! += base[g]!;
+    }
+  }
+
+  predictRowMarginInto(row: ArrayLike<number>, out: Float64Array): Float64Array {
+    if (row.length !== this.numFeatures) {
+      throw new ValidationError(`row has ${row.length} features, the model expects ${this.numFeatures}`, {
+        hint: "Pass the features in the same order and number as at training time.",
+      });
+    }
+    if (out.length < this.numGroups) {
+      throw new ValidationError(`output buffer has length ${out.length}, needs ${this.numGroups}`);
+    }
+    const xs = this.rowBuf;
+    this.load(row, 0, xs, 0, 0);
+    out.fill(0, 0, this.numGroups);
+    const { roots, groups } = this.L;
+    if (this.numGroups === 1) {
+      let s = 0;
+      for (let t = 0; t < roots.length; t++) s += this.leaf(t, xs, 0);
+      out[0] = s;
+    } else {
+      for (let t = 0; t < roots.length; t++) out[groups[t]!]! += this.leaf(t, xs, 0);
+    }
+    this.finishRow(out, 0);
+    return out;
+  }
+
+  predictRowInto(row: ArrayLike<number>, out: Float64Array): Float64Array {
+    this.predictRowMarginInto(row, out);
+    applyLink(this.link, out.length === this.numGroups ? out : out.subarray(0, this.numGroups));
+    return out;
+  }
+
+  predictRow(row: ArrayLike<number>): Float64Array {
+    return this.predictRowInto(row, new Float64Array(this.numGroups));
+  }
+
+  predictMargin(m: Matrix): Float64Array {
+    assertMatrix(m);
+    if (m.cols !== this.numFeatures) {
+      throw new ValidationError(`matrix has ${m.cols} features, the model expects ${this.numFeatures}`, {
+        hint: "Pass the features in the same order and number as at training time.",
+      });
+    }
+    const G = this.numGroups;
+    const c = this.numFeatures;
+    const out = new Float64Array(m.rows * G);
+    const { roots, groups, feat, child, thr, flags } = this.L;
+    const buf = this.blockBuf;
+    for (let r0 = 0; r0 < m.rows; r0 += BLOCK_ROWS) {
+      const r1 = Math.min(m.rows, r0 + BLOCK_ROWS);
+      for (let r = r0; r < r1; r++) this.load(m.data, r * c, buf, (r - r0) * c, r);
+      for (let t = 0; t < roots.length; t++) {
+        const g = groups[t]!;
+        const root = roots[t]!;
+        for (let r = r0; r < r1; r++) {
+          // Inlined copy of leaf(): the batch loop is hot enough that the call shows.
+          const off = (r - r0) * c;
+          let n = root;
+          let f = feat[n]!;
+          while (f >= 0) {
+            const x = buf[off + f]!;
+            const fl = flags[n]!;
+            if (fl < SLOW && !Number.isNaN(x)) n = child[n]! + +(x >= thr[n]!);
+            else if (fl >= SLOW) n = this.slow(n, x) ? child[n]! : child[n]! + 1;
+            else n = child[n]! + (fl === NAN_LEFT ? 0 : 1);
+            f = feat[n]!;
+          }
+          out[r * G + g]! += thr[n]!;
+        }
+      }
+      for (let r = r0; r < r1; r++) this.finishRow(out, r * G);
+    }
+    return out;
+  }
+
+  predict(m: Matrix): Float64Array {
+    const out = this.predictMargin(m);
+    const G = this.numGroups;
+    if (this.link === "softmax") {
+      for (let r = 0; r < m.rows; r++) applyLink("softmax", out.subarray(r * G, r * G + G));
+    } else {
+      applyLink(this.link, out);
+    }
+    return out;
+  }
+}
