@@ -5,4 +5,5 @@
 export * from "./models/ensemble/index.js";
 export * from "./models/predict/index.js";
 export * from "./metrics/index.js";
+export * from "./interop/index.js";
 export * from "./datasets/index.js";

@@ -1,0 +1,2 @@
+export { decodeUbjson, type UbjValue } from "./ubjson.js";
+export { loadXgboostModel, XGBOOST_OBJECTIVES } from "./xgboost.js";
