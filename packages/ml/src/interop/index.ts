@@ -1,2 +1,3 @@
 export { decodeUbjson, type UbjValue } from "./ubjson.js";
 export { loadXgboostModel, XGBOOST_OBJECTIVES } from "./xgboost.js";
+export { saveXgboostJson, toXgboostJson } from "./xgboost-export.js";

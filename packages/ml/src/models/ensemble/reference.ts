@@ -27,9 +27,10 @@ export function goesLeft(tree: Tree, node: number, x: number, float32: boolean):
   }
   const kind = tree.kind[node]!;
   if (kind === SplitKind.Categorical) {
-    // Negative or fractional codes are not categories: treat them as missing.
-    if (v < 0 || !Number.isInteger(v)) return tree.defaultLeft[node] === 1;
-    const hit = inSet(tree.categories[node]!, v);
+    // Negative codes are not categories: treat them as missing. A fractional code is
+    // truncated to an integer, as XGBoost and LightGBM both do (checked against XGBoost 1.7).
+    if (v < 0) return tree.defaultLeft[node] === 1;
+    const hit = inSet(tree.categories[node]!, Math.trunc(v));
     return tree.categoryLeft[node] === 1 ? hit : !hit;
   }
   const t = tree.threshold[node]!;
