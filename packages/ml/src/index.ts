@@ -2,8 +2,9 @@
  * @quintet/ml: tree models, metrics, model interop; data, features, evaluation, tuning
  * and explanations.
  */
+
+export * from "./datasets/index.js";
+export * from "./interop/index.js";
+export * from "./metrics/index.js";
 export * from "./models/ensemble/index.js";
 export * from "./models/predict/index.js";
-export * from "./metrics/index.js";
-export * from "./interop/index.js";
-export * from "./datasets/index.js";
