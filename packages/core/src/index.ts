@@ -5,4 +5,5 @@
 export * from "./config/index.js";
 export * from "./errors/index.js";
 export * from "./logging/index.js";
+export * from "./report/index.js";
 export * from "./store/index.js";
