@@ -1,4 +1,4 @@
-import { QuintetError, TimeoutError, ValidationError } from "@quintet/core";
+import { CancelledError, QuintetError, TimeoutError, ValidationError } from "@quintet/core";
 import OpenAI, { APIError, toFile } from "openai";
 import { type ChatExample, toJsonl } from "./dataset.js";
 import { validateDataset } from "./validate.js";
@@ -37,6 +37,8 @@ export interface FineTuneClientOptions {
   maxRetries?: number;
   /** Per-request timeout (default 60 s). */
   timeoutMs?: number;
+  /** Where OPENAI_API_KEY / OPENAI_BASE_URL are read from (default `process.env`). */
+  env?: Record<string, string | undefined>;
 }
 
 const TERMINAL: ReadonlySet<FineTuneStatus> = new Set(["succeeded", "failed", "cancelled"]);
@@ -55,6 +57,20 @@ function toJob(j: OpenAI.FineTuning.Jobs.FineTuningJob): FineTuneJob {
     error: j.error ? { code: j.error.code, message: j.error.message, param: j.error.param } : null,
   };
 }
+
+function toEvent(e: OpenAI.FineTuning.Jobs.FineTuningJobEvent): FineTuneEvent {
+  return {
+    id: e.id,
+    createdAt: e.created_at,
+    level: e.level,
+    message: e.message,
+    ...(e.type ? { type: e.type } : {}),
+    ...(e.data !== undefined ? { data: e.data } : {}),
+  };
+}
+
+/** Events past which {@link FineTuneClient.waitForJob} stops paging back in one poll. */
+const MAX_EVENTS_PER_POLL = 10_000;
 
 function wrap(action: string, err: unknown): QuintetError {
   if (err instanceof QuintetError) return err;
@@ -97,17 +113,21 @@ export class FineTuneClient {
   private readonly client: OpenAI;
 
   constructor(options: FineTuneClientOptions = {}) {
-    const apiKey = options.apiKey ?? process.env.OPENAI_API_KEY;
+    const env = options.env ?? process.env;
+    const apiKey = options.apiKey ?? env.OPENAI_API_KEY;
     if (!apiKey) {
-      throw new QuintetError("PROVIDER_NOT_CONFIGURED", "no API key for the fine-tuning API", {
-        hint: "Set OPENAI_API_KEY, or pass { apiKey, baseURL } for another OpenAI-compatible provider.",
-      });
+      throw new QuintetError(
+        "PROVIDER_NOT_CONFIGURED",
+        "no API key for the fine-tuning API (OPENAI_API_KEY is not set)",
+        {
+          hint: "Set OPENAI_API_KEY (and OPENAI_BASE_URL for another OpenAI-compatible provider), or pass { apiKey, baseURL }.",
+        },
+      );
     }
+    const baseURL = options.baseURL ?? env.OPENAI_BASE_URL;
     this.client = new OpenAI({
       apiKey,
-      ...((options.baseURL ?? process.env.OPENAI_BASE_URL)
-        ? { baseURL: options.baseURL ?? process.env.OPENAI_BASE_URL }
-        : {}),
+      ...(baseURL ? { baseURL } : {}),
       maxRetries: options.maxRetries ?? 2,
       timeout: options.timeoutMs ?? 60_000,
     });
@@ -189,6 +209,19 @@ export class FineTuneClient {
     }
   }
 
+  /** Recent jobs, newest first (one page of at most `limit`). */
+  async listJobs(options: { limit?: number; signal?: AbortSignal } = {}): Promise<FineTuneJob[]> {
+    try {
+      const page = await this.client.fineTuning.jobs.list(
+        { limit: options.limit ?? 20 },
+        options.signal ? { signal: options.signal } : {},
+      );
+      return page.data.map(toJob);
+    } catch (err) {
+      throw wrap("listing fine-tuning jobs", err);
+    }
+  }
+
   /** The most recent events (the API lists newest first), returned oldest first. */
   async listEvents(id: string, options: { limit?: number; signal?: AbortSignal } = {}): Promise<FineTuneEvent[]> {
     try {
@@ -197,16 +230,7 @@ export class FineTuneClient {
         { limit: options.limit ?? 50 },
         options.signal ? { signal: options.signal } : {},
       );
-      return page.data
-        .map((e) => ({
-          id: e.id,
-          createdAt: e.created_at,
-          level: e.level,
-          message: e.message,
-          ...(e.type ? { type: e.type } : {}),
-          ...(e.data !== undefined ? { data: e.data } : {}),
-        }))
-        .reverse();
+      return page.data.map(toEvent).reverse();
     } catch (err) {
       throw wrap(`listing events of fine-tuning job ${id}`, err);
     }
@@ -221,7 +245,27 @@ export class FineTuneClient {
   }
 
   /**
-   * Polls a job until it reaches a terminal status, reporting each new event once. The poll
+   * Events newer than the ones in `seen`, oldest first. The API lists newest first in pages,
+   * so this pages back until it meets an event already seen: a burst of events between two
+   * polls (hundreds of training steps) is reported whole, not just its last page.
+   */
+  private async unseenEvents(id: string, seen: ReadonlySet<string>, signal?: AbortSignal): Promise<FineTuneEvent[]> {
+    const fresh: FineTuneEvent[] = [];
+    try {
+      const pages = this.client.fineTuning.jobs.listEvents(id, { limit: 100 }, signal ? { signal } : {});
+      for await (const e of pages) {
+        if (seen.has(e.id) || fresh.length >= MAX_EVENTS_PER_POLL) break;
+        fresh.push(toEvent(e));
+      }
+    } catch (err) {
+      throw wrap(`listing events of fine-tuning job ${id}`, err);
+    }
+    return fresh.reverse();
+  }
+
+  /**
+   * Polls a job until it reaches a terminal status, reporting each new event once and in
+   * order. The poll
    * interval starts at `initialIntervalMs`, grows ×1.5 while nothing changes up to
    * `maxIntervalMs`, and snaps back when a new event arrives.
    */
@@ -242,17 +286,16 @@ export class FineTuneClient {
     const seen = new Set<string>();
     let interval = initial;
     let lastStatus: FineTuneStatus | undefined;
+    const stopped = () => new CancelledError(`stopped following fine-tuning job ${id}; it keeps running`);
     for (;;) {
-      options.signal?.throwIfAborted();
+      if (options.signal?.aborted) throw stopped();
       const job = await this.getJob(id, options.signal);
-      const events = await this.listEvents(id, options.signal ? { signal: options.signal } : {});
-      let fresh = 0;
+      const events = await this.unseenEvents(id, seen, options.signal);
       for (const e of events) {
-        if (seen.has(e.id)) continue;
         seen.add(e.id);
-        fresh++;
         options.onEvent?.(e);
       }
+      const fresh = events.length;
       if (job.status !== lastStatus) {
         lastStatus = job.status;
         options.onStatus?.(job);
@@ -265,15 +308,16 @@ export class FineTuneClient {
         });
       }
       await new Promise<void>((resolve, reject) => {
-        const t = setTimeout(resolve, interval);
-        options.signal?.addEventListener(
-          "abort",
-          () => {
-            clearTimeout(t);
-            reject(new QuintetError("CANCELLED", `stopped following fine-tuning job ${id}`));
-          },
-          { once: true },
-        );
+        const signal = options.signal;
+        const onAbort = () => {
+          clearTimeout(t);
+          reject(stopped());
+        };
+        const t = setTimeout(() => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        }, interval);
+        signal?.addEventListener("abort", onAbort, { once: true });
       });
     }
   }

@@ -160,6 +160,36 @@ describe("fake OpenAI server, read by the official openai client", () => {
     await expect(client.fineTuning.jobs.retrieve("ftjob-missing")).rejects.toBeInstanceOf(OpenAI.NotFoundError);
   });
 
+  it("checks file purposes and models like the real API, naming the parameter at fault", async () => {
+    const line = JSON.stringify({ messages: [{ role: "user", content: "q" }] });
+    const bad = await client.files
+      .create({ file: await toFile(Buffer.from(line), "t.jsonl"), purpose: "nonsense" as "fine-tune" })
+      .catch((e) => e);
+    expect(bad).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(bad.param).toBe("purpose");
+    const other = await client.files.create({
+      file: await toFile(Buffer.from(line), "t.jsonl"),
+      purpose: "assistants",
+    });
+    const wrongPurpose = await client.fineTuning.jobs
+      .create({ model: "gpt-4o-mini", training_file: other.id })
+      .catch((e) => e);
+    expect(wrongPurpose).toMatchObject({ status: 400, param: "training_file", code: "invalid_file_purpose" });
+    const good = await client.files.create({ file: await toFile(Buffer.from(line), "t.jsonl"), purpose: "fine-tune" });
+    const model = await client.fineTuning.jobs.create({ model: "gpt-2", training_file: good.id }).catch((e) => e);
+    expect(model).toMatchObject({ status: 400, param: "model", code: "model_not_available" });
+    // Jobs list newest first and page with `after`.
+    const a = await client.fineTuning.jobs.create({ model: "gpt-4o-mini", training_file: good.id });
+    const b = await client.fineTuning.jobs.create({ model: "gpt-4o-mini", training_file: good.id });
+    const first = await client.fineTuning.jobs.list({ limit: 1 });
+    expect(first.data.map((j) => j.id)).toEqual([b.id]);
+    expect(first.hasNextPage()).toBe(true);
+    expect((await first.getNextPage()).data.map((j) => j.id)).toEqual([a.id]);
+    // "auto" hyperparameters settle to concrete values once the files are validated.
+    expect(a.hyperparameters.n_epochs).toBe("auto");
+    expect((await client.fineTuning.jobs.retrieve(a.id)).hyperparameters.n_epochs).toBe(3);
+  });
+
   it("closes with a hung request open, and the client sees the connection drop", async () => {
     const local = await startFakeOpenAI();
     local.script.chat({ hang: true });

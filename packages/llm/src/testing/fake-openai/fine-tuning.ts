@@ -24,6 +24,9 @@ interface FtEvent {
 
 interface Job {
   id: string;
+  /** Training steps the job reports as metrics events while running. */
+  steps: number;
+  stepsDone: number;
   model: string;
   suffix: string | null;
   trainingFile: string;
@@ -55,6 +58,12 @@ export class HttpProblem extends Error {
 
 const now = () => Math.floor(Date.now() / 1000);
 
+/** Purposes the Files API accepts. */
+const FILE_PURPOSES = new Set(["assistants", "batch", "fine-tune", "vision", "user_data", "evals"]);
+
+/** What the real API settles `"auto"` hyperparameters to once the job is validated. */
+const AUTO_HYPERPARAMETERS: Record<string, number> = { n_epochs: 3, batch_size: 1, learning_rate_multiplier: 1.8 };
+
 /** Checks a chat-format JSONL training file the way the real API does before training. */
 function checkTrainingFile(content: string): { examples: number; tokens: number } | { error: string } {
   const lines = content.split("\n").filter((l) => l.trim() !== "");
@@ -85,6 +94,9 @@ export class FineTuningState {
   private readonly jobs = new Map<string, Job>();
   private readonly scripts: FineTuneScript[] = [];
 
+  /** @param baseModels models a job may fine-tune (the served model list); fine-tuned models may be tuned again. */
+  constructor(private readonly baseModels: () => readonly string[]) {}
+
   script(s: FineTuneScript | FineTuneScript[]): void {
     this.scripts.push(...(Array.isArray(s) ? s : [s]));
   }
@@ -96,6 +108,16 @@ export class FineTuningState {
   }
 
   addFile(filename: string, purpose: string, content: string): StoredFile {
+    if (!FILE_PURPOSES.has(purpose)) {
+      throw new HttpProblem(
+        400,
+        `'${purpose}' is not one of ${[...FILE_PURPOSES].map((p) => `'${p}'`).join(", ")} - 'purpose'`,
+        "purpose",
+      );
+    }
+    if (purpose === "fine-tune" && !filename.endsWith(".jsonl")) {
+      throw new HttpProblem(400, "Invalid file format for Fine-Tuning API. Must be .jsonl", "file");
+    }
     const file: StoredFile = {
       id: newId("file-"),
       object: "file",
@@ -125,17 +147,44 @@ export class FineTuningState {
     if (typeof trainingFile !== "string") {
       throw new HttpProblem(400, "Missing required parameter: 'training_file'.", "training_file");
     }
+    if (!this.baseModels().includes(model) && !this.fineTunedModels().includes(model)) {
+      throw new HttpProblem(
+        400,
+        `Model ${model} is not available for fine-tuning or does not exist.`,
+        "model",
+        "model_not_available",
+      );
+    }
     const file = this.files.get(trainingFile);
     if (!file) throw new HttpProblem(400, `invalid training_file: ${trainingFile}`, "training_file");
     const validationFile = typeof body.validation_file === "string" ? body.validation_file : null;
     if (validationFile && !this.files.has(validationFile)) {
       throw new HttpProblem(400, `invalid validation_file: ${validationFile}`, "validation_file");
     }
+    for (const [param, id] of [
+      ["training_file", trainingFile],
+      ["validation_file", validationFile],
+    ] as const) {
+      const purpose = id ? this.files.get(id)?.purpose : undefined;
+      if (purpose !== undefined && purpose !== "fine-tune") {
+        throw new HttpProblem(
+          400,
+          `File ${id} has purpose '${purpose}'; files for fine-tuning must be uploaded with purpose 'fine-tune'.`,
+          param,
+          "invalid_file_purpose",
+        );
+      }
+    }
+    if (body.suffix !== undefined && (typeof body.suffix !== "string" || body.suffix.length > 64)) {
+      throw new HttpProblem(400, "suffix must be a string of at most 64 characters.", "suffix");
+    }
     const script = this.scripts.shift() ?? {};
     const check = checkTrainingFile(file.content);
     const method = body.method as { supervised?: { hyperparameters?: Record<string, unknown> } } | undefined;
     const job: Job = {
       id: newId("ftjob-"),
+      steps: script.steps ?? 1,
+      stepsDone: 0,
       model,
       suffix: typeof body.suffix === "string" ? body.suffix : null,
       trainingFile,
@@ -152,7 +201,7 @@ export class FineTuningState {
           : script.outcome === "failed"
             ? { code: "training_failed", message: "The job failed.", param: null, ...script.error }
             : null,
-      trainedTokens: "error" in check ? null : check.tokens * 3,
+      trainedTokens: "error" in check ? null : check.tokens,
       seed: typeof body.seed === "number" ? body.seed : 42,
       hyperparameters: {
         n_epochs: "auto",
@@ -197,6 +246,11 @@ export class FineTuningState {
   private advance(job: Job): void {
     if (["succeeded", "failed", "cancelled"].includes(job.status)) return;
     job.pollsInStage++;
+    if (job.status === "running") {
+      // Metrics arrive spread over the polls of the running stage, as a real job logs steps.
+      const due = Math.min(job.steps, Math.ceil((job.steps * job.pollsInStage) / job.pollsPerStage));
+      while (job.stepsDone < due) this.stepEvent(job, ++job.stepsDone);
+    }
     if (job.pollsInStage < job.pollsPerStage && job.status !== "validating_files") return;
     job.pollsInStage = 0;
     if (job.status === "validating_files") {
@@ -204,15 +258,29 @@ export class FineTuningState {
         this.finish(job, "failed");
         return;
       }
+      for (const [k, v] of Object.entries(AUTO_HYPERPARAMETERS)) {
+        if (job.hyperparameters[k] === "auto" || job.hyperparameters[k] === undefined) job.hyperparameters[k] = v;
+      }
+      if (job.trainedTokens !== null) job.trainedTokens *= Number(job.hyperparameters.n_epochs);
       job.status = "queued";
       this.event(job, "info", "Files validated, moving job to queued state");
     } else if (job.status === "queued") {
       job.status = "running";
       this.event(job, "info", "Fine-tuning job started");
     } else if (job.status === "running") {
-      this.event(job, "info", `Step 1/${job.examples}: training loss=1.234`, { step: 1, train_loss: 1.234 });
       this.finish(job, job.outcome);
     }
+  }
+
+  /** A metrics event like the real API's: loss falling smoothly over the steps. */
+  private stepEvent(job: Job, step: number): void {
+    const loss = Math.round((0.1 + 2 * Math.exp((-3 * step) / job.steps)) * 1e4) / 1e4;
+    this.event(job, "info", `Step ${step}/${job.steps}: training loss=${loss}`, {
+      step,
+      total_steps: job.steps,
+      train_loss: loss,
+      train_mean_token_accuracy: Math.round((1 - loss / 2.2) * 1e4) / 1e4,
+    });
   }
 
   private finish(job: Job, status: "succeeded" | "failed"): void {
@@ -246,9 +314,12 @@ export class FineTuningState {
     return { object: "list", data: page, has_more: start + limit < newestFirst.length };
   }
 
-  list(limit: number): Record<string, unknown> {
-    const all = [...this.jobs.values()].reverse().slice(0, limit);
-    return { object: "list", data: all.map((j) => this.jobJson(j)), has_more: this.jobs.size > limit };
+  /** Jobs newest first, with `limit` and `after` paging. */
+  list(limit: number, after: string | null): Record<string, unknown> {
+    const newestFirst = [...this.jobs.values()].reverse();
+    const start = after ? newestFirst.findIndex((j) => j.id === after) + 1 : 0;
+    const page = newestFirst.slice(start, start + limit);
+    return { object: "list", data: page.map((j) => this.jobJson(j)), has_more: start + limit < newestFirst.length };
   }
 
   /** Models the succeeded jobs produced, for GET /models. */

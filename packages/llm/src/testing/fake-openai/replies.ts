@@ -34,6 +34,8 @@ export interface ErrorReply {
   message?: string;
   type?: string;
   code?: string | null;
+  /** The request parameter the error is about (OpenAI's `error.param`). */
+  param?: string | null;
   /** Seconds, sent as `Retry-After`. */
   retryAfter?: number;
   /** Milliseconds, sent as `retry-after-ms` (OpenAI's header). */
@@ -65,6 +67,8 @@ export interface FineTuneScript {
   error?: { code: string; message: string; param?: string | null };
   /** Polls (GET /fine_tuning/jobs/:id) spent in each of queued and running; default 1. */
   pollsPerStage?: number;
+  /** Training steps, each reported as a metrics event spread over the running polls; default 1. */
+  steps?: number;
 }
 
 export function isErrorReply(r: object): r is ErrorReply {

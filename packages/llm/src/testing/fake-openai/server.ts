@@ -148,7 +148,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
   const chat = new Queue<ChatReply>();
   const messages = new Queue<ChatReply>();
   const embeddings = new Queue<EmbeddingsReply>();
-  const ft = new FineTuningState();
+  const ft = new FineTuningState(() => models);
   const requests: RecordedRequest[] = [];
 
   const sendError = (res: ServerResponse, reply: ErrorReply, flavour: "openai" | "anthropic") => {
@@ -171,7 +171,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
           error: {
             message: reply.message ?? `Fake error ${reply.status}`,
             type: reply.type ?? openAiErrorType(reply.status),
-            param: null,
+            param: reply.param ?? null,
             code: reply.code ?? (reply.status === 429 ? "rate_limit_exceeded" : null),
           },
         },
@@ -281,7 +281,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     }
     if (method === "POST" && path === "/v1/fine_tuning/jobs") return sendJson(res, 200, ft.createJob(req.body));
     if (method === "GET" && path === "/v1/fine_tuning/jobs") {
-      return sendJson(res, 200, ft.list(Number(req.query.limit ?? 20)));
+      return sendJson(res, 200, ft.list(Number(req.query.limit ?? 20), req.query.after ?? null));
     }
     m = /^\/v1\/fine_tuning\/jobs\/([^/]+)(\/events|\/cancel)?$/.exec(path);
     if (m) {
@@ -327,7 +327,13 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
         if (err instanceof HttpProblem) {
           sendError(
             res,
-            { status: err.status, message: err.message, code: err.code, type: openAiErrorType(err.status) },
+            {
+              status: err.status,
+              message: err.message,
+              code: err.code,
+              param: err.param,
+              type: openAiErrorType(err.status),
+            },
             flavour,
           );
         } else {
