@@ -16,7 +16,7 @@ export interface Tool<S extends z.ZodType = z.ZodType, R = unknown> {
   readonly name: string;
   readonly description: string;
   readonly parameters: S;
-  /** Changes the world (writes, sends, pays): runToolLoop asks `approve` first. */
+  /** Changes the world (writes, sends, pays): runToolLoop asks `approve` first and, without it, refuses the call unless `allowSideEffects`. */
   readonly sideEffects: boolean;
   readonly timeoutMs: number;
   execute(args: z.output<S>, ctx: ToolContext): Promise<R> | R;

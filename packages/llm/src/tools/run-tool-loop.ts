@@ -47,8 +47,17 @@ export interface RunToolLoopOptions {
   signal?: AbortSignal;
   /** Called after each step, tool results included. */
   onStep?: (step: ToolLoopStep) => void | Promise<void>;
-  /** Asked before each call of a `sideEffects` tool; false sends a refusal to the model. Without it such tools run. */
+  /**
+   * Asked before each call of a `sideEffects` tool; false sends a refusal to the model.
+   * Without `approve` (and without `allowSideEffects`), side-effect tools are not run at all:
+   * the model gets a tool error saying the action needs approval.
+   */
   approve?: (call: ToolCall, tool: Tool) => Promise<boolean> | boolean;
+  /**
+   * Run `sideEffects` tools without asking when no `approve` is given (default false). For
+   * trusted, unattended loops only; `approve`, when given, is still asked.
+   */
+  allowSideEffects?: boolean;
   /** Run the calls of one step concurrently (default true). */
   parallel?: boolean;
   temperature?: number;
@@ -140,8 +149,21 @@ async function runCall(
       errorContent("invalid arguments; fix them and call again", { issues: describeIssues(parsed.error) }),
     );
   }
-  if (tool.sideEffects && o.approve && !(await o.approve(call, tool))) {
-    return done("denied", errorContent(`the user did not approve calling ${tool.name}`));
+  if (tool.sideEffects) {
+    if (o.approve) {
+      if (!(await o.approve(call, tool))) {
+        return done("denied", errorContent(`the user did not approve calling ${tool.name}`));
+      }
+    } else if (!o.allowSideEffects) {
+      // Safe default: an action on the world needs someone's yes, and nobody was asked.
+      return done(
+        "denied",
+        errorContent(
+          `${tool.name} changes things outside this conversation and needs the user's approval, which is not available here; it was not run`,
+          { hint: "Do not retry this call. Tell the user what you would do and ask them to do it or to allow it." },
+        ),
+      );
+    }
   }
   const execute = async () => {
     try {
@@ -174,6 +196,9 @@ function isCancel(err: unknown, signal: AbortSignal | undefined): boolean {
  * before execution; invalid arguments, unknown tools, tool errors, timeouts and refusals go
  * back to the model as JSON `{ "error": ... }` results, never as exceptions. The loop ends
  * with a stated reason: `done`, `max-steps`, `max-tokens` or `aborted`.
+ *
+ * Tools declared with `sideEffects: true` run only when `approve(call, tool)` says yes; with
+ * no `approve` they are refused (status `denied`) unless `allowSideEffects: true`.
  */
 export async function runToolLoop(options: RunToolLoopOptions): Promise<ToolLoopResult> {
   const maxSteps = options.maxSteps ?? 8;

@@ -181,6 +181,61 @@ describe("runToolLoop", () => {
     expect(r.steps[0]!.results.map((o) => o.status)).toEqual(["denied", "ok"]);
   });
 
+  it("refuses side-effect tools when nobody can approve them, unless allowSideEffects", async () => {
+    const charged: number[] = [];
+    const charge = defineTool({
+      name: "charge_card",
+      description: "charges the customer's card",
+      parameters: z.object({ cents: z.number().int() }),
+      sideEffects: true,
+      execute: ({ cents }) => {
+        charged.push(cents);
+        return "charged";
+      },
+    });
+    const script = () =>
+      fake.script.chat([
+        {
+          toolCalls: [
+            { id: "a", name: "charge_card", arguments: { cents: 500 } },
+            { id: "b", name: "add", arguments: { a: 1, b: 2 } },
+          ],
+        },
+        { content: "finished" },
+      ]);
+    script();
+    const refused = await runToolLoop({ llm: llm(), messages: user("refund"), tools: [charge, add] });
+    expect(charged).toEqual([]);
+    expect(refused.stopReason).toBe("done");
+    expect(refused.steps[0]!.results.map((o) => o.status)).toEqual(["denied", "ok"]);
+    // The model is told, as a tool result, why nothing happened and not to retry.
+    const sent = JSON.parse(toolMessages(1)[0].content);
+    expect(sent.error).toMatch(/charge_card .* needs the user's approval.* it was not run/);
+    expect(sent.hint).toMatch(/Do not retry/);
+
+    script();
+    const allowed = await runToolLoop({
+      llm: llm(),
+      messages: user("refund"),
+      tools: [charge, add],
+      allowSideEffects: true,
+    });
+    expect(allowed.steps[0]!.results.map((o) => o.status)).toEqual(["ok", "ok"]);
+    expect(charged).toEqual([500]);
+
+    // approve, when given, decides even with allowSideEffects.
+    script();
+    const vetoed = await runToolLoop({
+      llm: llm(),
+      messages: user("refund"),
+      tools: [charge, add],
+      allowSideEffects: true,
+      approve: () => false,
+    });
+    expect(vetoed.steps[0]!.results[0]!.status).toBe("denied");
+    expect(charged).toEqual([500]);
+  });
+
   it("ends with aborted when the signal fires during a tool", async () => {
     const ac = new AbortController();
     const stop = defineTool({
