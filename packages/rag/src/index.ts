@@ -1,1 +1,5 @@
-export {};
+/**
+ * @quintet/rag: sources, chunking, a hybrid index on LanceDB, retrieval, evaluation.
+ */
+export * from "./documents/index.js";
+export * from "./sources/index.js";
