@@ -1,8 +1,11 @@
-import { ValidationError } from "@quintet/core";
+import { QuintetError, ValidationError } from "@quintet/core";
 import { z } from "zod";
-import type { ChatMessage, LlmClient } from "../providers/types.js";
+import type { SpanRunner } from "../providers/traced.js";
+import type { ChatMessage, LlmClient, Usage } from "../providers/types.js";
+import { addUsage, generateObject } from "../structured/generate-object.js";
 import { splitSentences } from "../text/sentences.js";
 import { contentTerms, extractNumbers, terms } from "../text/tokenize.js";
+import { type GuardVerdict, runGuard } from "./verdict.js";
 
 export type PassageInput = string | { id?: string; text: string; title?: string };
 
@@ -73,6 +76,13 @@ export interface CitationReport {
   support: number;
   /** The answer is (only) the abstention sentence. */
   abstained: boolean;
+  /**
+   * Passed when every claim cites valid passages that support it (or the answer abstains);
+   * `score` is the citation validity and `reasons` names each failing sentence and why.
+   */
+  verdict: GuardVerdict;
+  /** What the LLM judge cost, when one was consulted (failed attempts included). */
+  judgeUsage?: Usage & { calls: number; costUsd: number | undefined };
 }
 
 export interface CheckCitationsOptions {
@@ -84,6 +94,8 @@ export interface CheckCitationsOptions {
   judgeMode?: "borderline" | "all";
   abstainText?: string;
   signal?: AbortSignal;
+  /** Runs the check in a `guard` span and records the verdict as `guard.*` attributes. */
+  tracer?: SpanRunner;
 }
 
 // Sentences made only of these words ("Yes.", "Sure!") carry no checkable claim.
@@ -145,54 +157,78 @@ export function lexicalSupport(claim: string, evidence: string): number {
 }
 
 const JudgeVerdictSchema = z.object({
-  supported: z.boolean(),
-  reason: z.string(),
+  supported: z.boolean().describe("true only if the evidence states or directly implies the whole claim"),
+  reason: z.string().describe("one sentence: what in the evidence supports or contradicts the claim"),
 });
 
+interface JudgeOutcome {
+  verdict: { supported: boolean; reason: string };
+  calls: number;
+  usage: Usage;
+  costUsd: number | undefined;
+}
+
+/** One entailment verdict through structured output (bounded repair: one corrective round trip). */
 async function judgeSentence(
   judge: LlmClient,
   claim: string,
   evidence: string,
   signal: AbortSignal | undefined,
-): Promise<{ supported: boolean; reason: string }> {
+): Promise<JudgeOutcome> {
   const messages: ChatMessage[] = [
     {
       role: "system",
       content:
-        'You verify claims against evidence. Answer with JSON {"supported": boolean, "reason": string}. supported is true only if the evidence states or directly implies the claim, including every number and name in it.',
+        "You verify claims against evidence. supported is true only if the evidence states or directly implies the claim, including every number and name in it; a claim the evidence contradicts or does not mention is not supported.",
     },
     { role: "user", content: `Evidence:\n<<<\n${evidence}\n>>>\n\nClaim: ${claim}` },
   ];
-  const schema = z.toJSONSchema(JudgeVerdictSchema) as Record<string, unknown>;
-  let lastError = "";
-  // Two attempts: the second sends the validation error back, like a bounded repair loop.
-  for (let attempt = 0; attempt < 2; attempt++) {
-    const res = await judge.generate({
-      messages:
-        attempt === 0
-          ? messages
-          : [
-              ...messages,
-              {
-                role: "user",
-                content: `Your previous reply was invalid (${lastError}). Reply with the JSON object only.`,
-              },
-            ],
+  try {
+    const r = await generateObject({
+      llm: judge,
+      schema: JudgeVerdictSchema,
+      messages,
+      name: "claim_verdict",
+      description: "Your verdict on the claim.",
       temperature: 0,
-      responseFormat: { type: "json", schema, name: "claim_verdict" },
+      maxRepairs: 1,
       ...(signal ? { signal } : {}),
       metadata: { "guard.name": "citation-judge" },
     });
-    const text = res.text.trim().replace(/^```(?:json)?\s*|\s*```$/g, "");
-    try {
-      const parsed = JudgeVerdictSchema.safeParse(JSON.parse(text));
-      if (parsed.success) return parsed.data;
-      lastError = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
-    } catch (err) {
-      lastError = `not JSON: ${(err as Error).message}`;
-    }
+    return { verdict: r.object, calls: r.attempts, usage: r.usage, costUsd: r.costUsd };
+  } catch (err) {
+    // A judge that cannot produce a verdict must not turn a claim into a supported one.
+    const d = err instanceof QuintetError && err.code === "VALIDATION_FAILED" ? err.details : undefined;
+    if (!d || typeof d.attempts !== "number") throw err;
+    return {
+      verdict: { supported: false, reason: `judge gave no valid verdict (${String(d.error).replace(/\s+/g, " ")})` },
+      calls: d.attempts,
+      usage: (d.usage as Usage | undefined) ?? { inputTokens: 0, outputTokens: 0, totalTokens: 0 },
+      costUsd: d.costUsd as number | undefined,
+    };
   }
-  return { supported: false, reason: `judge gave no valid verdict (${lastError})` };
+}
+
+const clip = (text: string, n = 80) => (text.length > n ? `${text.slice(0, n - 1)}…` : text);
+
+/** The verdict and the reasons a reviewer reads: each failing sentence with its number and cause. */
+function citationVerdict(sentences: readonly SentenceCheck[], validity: number, abstained: boolean): GuardVerdict {
+  const reasons: string[] = [];
+  sentences.forEach((s, i) => {
+    if (s.verdict === "supported" || s.verdict === "no-claim" || s.verdict === "abstention") return;
+    const why: string[] = [];
+    if (s.verdict === "uncited") why.push("no citation");
+    else if (s.verdict === "invalid-citation")
+      why.push(`cites a passage that does not exist (${s.citations.join(", ")})`);
+    else {
+      why.push(`support ${s.support.toFixed(2)} in [${s.citations.join("][")}]`);
+      if (s.missingNumbers.length) why.push(`numbers not in the cited passages: ${s.missingNumbers.join(", ")}`);
+    }
+    if (s.judge) why.push(`judge: ${s.judge.reason}`);
+    if (s.suggestedCitation !== undefined) why.push(`passage [${s.suggestedCitation}] would support it`);
+    reasons.push(`sentence ${i + 1} ${s.verdict} (${why.join("; ")}): "${clip(s.text)}"`);
+  });
+  return { guard: "citations", passed: abstained || reasons.length === 0, score: validity, reasons };
 }
 
 /**
@@ -203,19 +239,47 @@ async function judgeSentence(
  * numbers and citations to the wrong passage; it cannot detect a negation or a reversed
  * relation built from the passage's own words — that is what the judge is for.
  */
-export async function checkCitations(
+export function checkCitations(
   answer: string,
   passages: readonly PassageInput[],
   options: CheckCitationsOptions = {},
+): Promise<CitationReport> {
+  return runGuard(
+    options.tracer,
+    "citations",
+    () => checkAnswer(answer, passages, options),
+    (r) => ({
+      verdict: r.verdict,
+      metrics: {
+        sentences: r.sentences.length,
+        uncited: r.uncited.length,
+        unsupported: r.unsupported.length,
+        support: r.support,
+        abstained: r.abstained,
+        judged: r.sentences.filter((s) => s.judge).length,
+      },
+    }),
+  );
+}
+
+async function checkAnswer(
+  answer: string,
+  passages: readonly PassageInput[],
+  options: CheckCitationsOptions,
 ): Promise<CitationReport> {
   const minSupport = options.minSupport ?? 0.6;
   const texts = passages.map((p) => (typeof p === "string" ? p : p.text));
   const abstainNorm = (options.abstainText ?? ABSTAIN_TEXT).toLowerCase().replace(/[^a-z ]/g, "");
   const numbersIn = texts.map((t) => new Set(extractNumbers(t)));
   const sentences: SentenceCheck[] = [];
+  let judgeUsage: CitationReport["judgeUsage"];
   for (const s of splitSentences(answer)) {
     const citations = parseCitations(s.text);
-    const claim = s.text.replace(CITE_RE, " ").replace(/\s+/g, " ").trim();
+    const claim = s.text
+      .replace(CITE_RE, " ")
+      .replace(/\s+/g, " ")
+      .replace(/ ([.,;:!?])/g, "$1")
+      .trim();
     const base = { text: s.text, start: s.start, end: s.end, citations };
     const norm = claim.toLowerCase().replace(/[^a-z ]/g, "");
     if (norm && (norm === abstainNorm || /^i (?:do not|don't|dont) know\b/.test(norm))) {
@@ -268,7 +332,17 @@ export async function checkCitations(
     }
     const borderline = support >= minSupport - 0.3 && support < Math.min(1, minSupport + 0.25);
     if (options.judge && verdict !== "invalid-citation" && (options.judgeMode === "all" || borderline)) {
-      check.judge = await judgeSentence(options.judge, claim, evidence, options.signal);
+      const judged = await judgeSentence(options.judge, claim, evidence, options.signal);
+      check.judge = judged.verdict;
+      const before = judgeUsage ?? { calls: 0, inputTokens: 0, outputTokens: 0, totalTokens: 0, costUsd: undefined };
+      judgeUsage = {
+        ...addUsage(before, judged.usage),
+        calls: before.calls + judged.calls,
+        costUsd:
+          before.costUsd === undefined && judged.costUsd === undefined
+            ? undefined
+            : (before.costUsd ?? 0) + (judged.costUsd ?? 0),
+      };
       // Numbers the passages lack are a hard failure no matter what the judge says.
       verdict = check.judge.supported && missingNumbers.length === 0 ? "supported" : "unsupported";
       check.verdict = verdict;
@@ -277,12 +351,17 @@ export async function checkCitations(
   }
   const claims = sentences.filter((s) => s.verdict !== "no-claim" && s.verdict !== "abstention");
   const supported = claims.filter((s) => s.verdict === "supported").length;
+  const citationValidity = claims.length === 0 ? 1 : supported / claims.length;
+  const abstained =
+    sentences.length > 0 && sentences.every((s) => s.verdict === "abstention" || s.verdict === "no-claim");
   return {
     sentences,
     uncited: sentences.filter((s) => s.verdict === "uncited"),
     unsupported: sentences.filter((s) => s.verdict === "unsupported" || s.verdict === "invalid-citation"),
-    citationValidity: claims.length === 0 ? 1 : supported / claims.length,
+    citationValidity,
     support: claims.length === 0 ? 1 : claims.reduce((a, s) => a + s.support, 0) / claims.length,
-    abstained: sentences.length > 0 && sentences.every((s) => s.verdict === "abstention" || s.verdict === "no-claim"),
+    abstained,
+    verdict: citationVerdict(sentences, citationValidity, abstained),
+    ...(judgeUsage ? { judgeUsage } : {}),
   };
 }

@@ -1,14 +1,46 @@
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { LsaEmbedder } from "../embeddings/lsa.js";
+import { createLlm } from "../providers/create.js";
+import type { SpanRunner } from "../providers/traced.js";
 import type { GenerateRequest, GenerateResult, LlmClient } from "../providers/types.js";
+import { type FakeOpenAI, startFakeOpenAI } from "../testing/fake-openai/index.js";
 import {
   assessAnswer,
   checkCitations,
   groundedAnswerPrompt,
   lexicalSupport,
+  recordGuardVerdict,
   selfConsistency,
   shouldAbstain,
 } from "./index.js";
+
+interface RecordedSpan {
+  kind: string;
+  name: string;
+  attrs: Record<string, unknown>;
+  parent: RecordedSpan | undefined;
+}
+
+/** A span runner in the shape of core's withSpan that records spans and which span was open around each. */
+function recorder() {
+  const spans: RecordedSpan[] = [];
+  const open: RecordedSpan[] = [];
+  const tracer: SpanRunner = async (kind, name, attrs, fn) => {
+    const s: RecordedSpan = { kind, name, attrs: { ...attrs }, parent: open.at(-1) };
+    spans.push(s);
+    open.push(s);
+    try {
+      return await fn({
+        setAttributes: (a) => Object.assign(s.attrs, a),
+        setUsage: () => {},
+        recordError: () => {},
+      });
+    } finally {
+      open.splice(open.indexOf(s), 1);
+    }
+  };
+  return { spans, tracer };
+}
 
 const PASSAGES = [
   "The Eiffel Tower was completed in 1889 and is 330 metres tall.",
@@ -101,31 +133,125 @@ describe("checkCitations (lexical)", () => {
     expect(lexicalSupport("bananas grow in Ecuador", PASSAGES[0]!)).toBe(0);
   });
 
-  it("lets a judge overrule a lexically plausible but negated claim (with a test double)", async () => {
-    const judge = scripted([
-      '{"supported": false, "reason": "the passage says it was completed in 1889, not abandoned"}',
+  it("explains a failing answer in its verdict, and passes a supported or abstaining one", async () => {
+    const r = await checkCitations(
+      "The Eiffel Tower was completed in 1889 [1]. The Louvre had 9.5 million visitors in 2023 [3]. Paris is the capital of France.",
+      PASSAGES,
+    );
+    expect(r.verdict).toMatchObject({ guard: "citations", passed: false, score: 1 / 3 });
+    expect(r.verdict.reasons).toEqual([
+      expect.stringMatching(
+        /^sentence 2 unsupported \(support .* in \[3\]; numbers not in the cited passages: 9\.5\): "The Louvre/,
+      ),
+      expect.stringMatching(/^sentence 3 uncited \(no citation; passage \[2\] would support it\): "Paris is/),
     ]);
-    const r = await checkCitations("The Eiffel Tower was never completed [1].", PASSAGES, { judge, judgeMode: "all" });
-    expect(r.sentences[0]!.verdict).toBe("unsupported");
-    expect(r.sentences[0]!.judge?.supported).toBe(false);
-    expect(judge.requests[0]!.responseFormat).toMatchObject({ type: "json" });
+    expect((await checkCitations("It is 330 metres tall [1].", PASSAGES)).verdict).toEqual({
+      guard: "citations",
+      passed: true,
+      score: 1,
+      reasons: [],
+    });
+    expect((await checkCitations("I don't know based on the provided passages.", PASSAGES)).verdict.passed).toBe(true);
+  });
+});
+
+describe("checkCitations with an LLM judge (structured output, against the fake server)", () => {
+  let fake: FakeOpenAI;
+  beforeAll(async () => {
+    fake = await startFakeOpenAI({ onUnscripted: "error" });
+  });
+  beforeEach(() => fake.reset());
+  afterAll(async () => {
+    await fake.close();
+  });
+  const judge = (tracer?: SpanRunner) =>
+    createLlm("openai:gpt-4o-mini", {
+      apiKey: "k",
+      baseURL: fake.url,
+      env: {},
+      retry: { maxRetries: 0 },
+      ...(tracer ? { tracer } : {}),
+    });
+  const verdict = (supported: boolean, reason: string) => ({ content: JSON.stringify({ supported, reason }) });
+
+  it("lets the judge overrule a lexically plausible but negated claim, asking for a JSON-schema verdict", async () => {
+    fake.script.chat(verdict(false, "the passage says it was completed in 1889"));
+    const r = await checkCitations("The Eiffel Tower was never completed [1].", PASSAGES, {
+      judge: judge(),
+      judgeMode: "all",
+    });
+    expect(r.sentences[0]).toMatchObject({
+      verdict: "unsupported",
+      judge: { supported: false, reason: "the passage says it was completed in 1889" },
+    });
+    expect(r.verdict.reasons[0]).toContain("judge: the passage says it was completed in 1889");
+    const sent = fake.chatRequests()[0];
+    expect(sent.temperature).toBe(0);
+    expect(sent.response_format).toMatchObject({ type: "json_schema", json_schema: { name: "claim_verdict" } });
+    expect(sent.response_format.json_schema.schema.required).toEqual(["supported", "reason"]);
+    expect(sent.messages.at(-1).content).toContain("Claim: The Eiffel Tower was never completed.");
+    expect(r.judgeUsage).toMatchObject({ calls: 1, totalTokens: expect.any(Number) });
+    expect(r.judgeUsage!.costUsd).toBeGreaterThan(0);
   });
 
-  it("repairs once when the judge replies with invalid JSON, then gives up safely", async () => {
-    const judge = scripted(["not json", '{"supported": true, "reason": "stated"}']);
+  it("sends an invalid verdict back once, then counts a claim it cannot judge as unsupported", async () => {
+    fake.script.chat([{ content: "not json" }, verdict(true, "stated")]);
     const r = await checkCitations("The Eiffel Tower was completed in 1889 [1].", PASSAGES, {
-      judge,
+      judge: judge(),
       judgeMode: "all",
     });
     expect(r.sentences[0]!.verdict).toBe("supported");
-    expect(judge.requests).toHaveLength(2);
-    const never = scripted(["nope"]);
+    expect(fake.chatRequests()).toHaveLength(2);
+    expect(fake.chatRequests()[1].messages.at(-1).content).toMatch(/does not match the required JSON Schema/);
+
+    fake.reset();
+    fake.script.chat([{ content: "nope" }, { content: '{"supported": "maybe"}' }]);
     const r2 = await checkCitations("The Eiffel Tower was completed in 1889 [1].", PASSAGES, {
-      judge: never,
+      judge: judge(),
       judgeMode: "all",
     });
     expect(r2.sentences[0]!.verdict).toBe("unsupported");
-    expect(never.requests).toHaveLength(2);
+    expect(r2.sentences[0]!.judge!.reason).toMatch(/^judge gave no valid verdict/);
+    expect(r2.judgeUsage!.calls).toBe(2);
+    expect(r2.verdict.passed).toBe(false);
+    expect(fake.chatRequests()).toHaveLength(2);
+  });
+
+  it("a missing number fails the claim whatever the judge says", async () => {
+    fake.script.chat(verdict(true, "close enough"));
+    const r = await checkCitations("The Eiffel Tower is 331 metres tall [1].", PASSAGES, {
+      judge: judge(),
+      judgeMode: "all",
+    });
+    expect(r.sentences[0]).toMatchObject({ verdict: "unsupported", missingNumbers: ["331"] });
+  });
+
+  it("records the verdict as guard.* attributes on a guard span, with the judge's calls inside it", async () => {
+    const { spans, tracer } = recorder();
+    fake.script.chat(verdict(false, "the passage does not say so"));
+    await checkCitations("The Eiffel Tower was never completed [1]. Paris is the capital of France.", PASSAGES, {
+      judge: judge(tracer),
+      judgeMode: "all",
+      tracer,
+    });
+    const guard = spans.find((s) => s.kind === "guard")!;
+    expect(guard.name).toBe("guard citations");
+    expect(guard.attrs).toMatchObject({
+      "guard.name": "citations",
+      "guard.passed": false,
+      "guard.score": 0,
+      "guard.sentences": 2,
+      "guard.unsupported": 1,
+      "guard.uncited": 1,
+      "guard.judged": 1,
+      "guard.abstained": false,
+    });
+    const reasons = JSON.parse(guard.attrs["guard.reasons"] as string);
+    expect(reasons).toHaveLength(2);
+    expect(reasons[0]).toContain("judge: the passage does not say so");
+    // The judge's call is a child of the guard span: it started and ended while the guard was open.
+    const call = spans.find((s) => s.kind === "llm.call")!;
+    expect(call.parent).toBe(guard);
   });
 });
 
@@ -150,6 +276,25 @@ describe("selfConsistency", () => {
     expect(llm.requests.every((q) => q.temperature === 0.7)).toBe(true);
     expect(r.usage).toMatchObject({ totalTokens: 75 });
     expect(r.usage.costUsd).toBeCloseTo(0.005, 10);
+    expect(r.verdict).toEqual({ guard: "self-consistency", passed: true, score: 0.6, reasons: [] });
+  });
+
+  it("fails its verdict below minAgreement, naming the split, and records it on a guard span", async () => {
+    const { spans, tracer } = recorder();
+    const llm = scripted(["Final answer: Paris", "Final answer: Lyon", "Final answer: Paris", "Final answer: Nice"]);
+    const r = await selfConsistency({ llm, request: { messages: [] }, k: 4, minAgreement: 0.75, tracer });
+    expect(r.verdict.passed).toBe(false);
+    expect(r.verdict.reasons).toEqual([
+      '2 of 4 samples agree (0.50 < 0.75); answers: "Paris" ×2, "Lyon" ×1, "Nice" ×1',
+    ]);
+    expect(spans[0]!.attrs).toMatchObject({
+      "guard.name": "self-consistency",
+      "guard.passed": false,
+      "guard.score": 0.5,
+      "guard.samples": 4,
+      "guard.clusters": 3,
+      "guard.majority": "Paris",
+    });
   });
 
   it("merges paraphrased answers with an embedder", async () => {
@@ -188,6 +333,34 @@ describe("abstention and risk", () => {
     expect(r.reasons).toHaveLength(2);
     expect(() => shouldAbstain({ agreement: 3 })).toThrow(/agreement must be in 0..1/);
     expect(() => shouldAbstain({}, { minAgreement: 2 })).toThrow(/minAgreement/);
+  });
+
+  it("records a verdict computed elsewhere as a guard span", async () => {
+    const { spans, tracer } = recorder();
+    const { abstain, reasons } = shouldAbstain({ retrievalScores: [0.1] });
+    const v = await recordGuardVerdict(
+      tracer,
+      { guard: "abstention", passed: !abstain, score: 0, reasons },
+      { top: 0.1 },
+    );
+    expect(v.passed).toBe(false);
+    expect(spans).toHaveLength(1);
+    expect(spans[0]).toMatchObject({
+      kind: "guard",
+      name: "guard abstention",
+      attrs: {
+        "guard.name": "abstention",
+        "guard.passed": false,
+        "guard.reasons": JSON.stringify(["best retrieval score 0.10 < 0.3"]),
+        "guard.top": 0.1,
+      },
+    });
+    await expect(
+      recordGuardVerdict(tracer, { guard: "Bad Name", passed: true, score: 1, reasons: [] }),
+    ).rejects.toThrow(/invalid guard name/);
+    await expect(recordGuardVerdict(tracer, { guard: "risk", passed: true, score: 2, reasons: [] })).rejects.toThrow(
+      /0\.\.1/,
+    );
   });
 
   it("orders risk by evidence quality and explains it", () => {

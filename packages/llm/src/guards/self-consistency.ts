@@ -2,8 +2,10 @@ import { ValidationError } from "@quintet/core";
 import type { Embedder } from "../embeddings/types.js";
 import { cosineSimilarity } from "../embeddings/types.js";
 import { extractFinalAnswer } from "../prompts/prompt.js";
+import type { SpanRunner } from "../providers/traced.js";
 import type { GenerateRequest, GenerateResult, LlmClient } from "../providers/types.js";
 import { normalizeAnswer } from "../text/tokenize.js";
+import { type GuardVerdict, runGuard } from "./verdict.js";
 
 export interface SelfConsistencyOptions {
   llm: LlmClient;
@@ -19,6 +21,10 @@ export interface SelfConsistencyOptions {
   similarityThreshold?: number;
   /** Samples in flight at once (default 3). */
   concurrency?: number;
+  /** Agreement below this fails the verdict (default 0.5). */
+  minAgreement?: number;
+  /** Runs the samples in a `guard` span and records the verdict as `guard.*` attributes. */
+  tracer?: SpanRunner;
 }
 
 export interface ConsistencySample {
@@ -45,6 +51,8 @@ export interface SelfConsistencyResult {
   /** Share of samples in the largest cluster, 0..1. */
   agreement: number;
   usage: { inputTokens: number; outputTokens: number; totalTokens: number; costUsd: number | undefined };
+  /** Passed when `agreement` ≥ `minAgreement`; `score` is the agreement, `reasons` the split of answers when it failed. */
+  verdict: GuardVerdict;
 }
 
 function defaultExtract(text: string): string {
@@ -61,6 +69,10 @@ function defaultExtract(text: string): string {
 export async function selfConsistency(options: SelfConsistencyOptions): Promise<SelfConsistencyResult> {
   const k = options.k ?? 5;
   const temperature = options.temperature ?? 0.7;
+  const minAgreement = options.minAgreement ?? 0.5;
+  if (!(minAgreement >= 0 && minAgreement <= 1)) {
+    throw new ValidationError(`minAgreement must be in 0..1, got ${minAgreement}`, { hint: "The default is 0.5." });
+  }
   if (!Number.isInteger(k) || k < 2 || k > 20) {
     throw new ValidationError(`self-consistency k must be an integer in 2..20, got ${k}`, { hint: "Use k = 5 to 10." });
   }
@@ -69,6 +81,20 @@ export async function selfConsistency(options: SelfConsistencyOptions): Promise<
       hint: "Sampling at temperature 0 returns the same answer k times; use 0.5–1.0.",
     });
   }
+  return runGuard(
+    options.tracer,
+    "self-consistency",
+    () => sample(options, k, temperature, minAgreement),
+    (r) => ({ verdict: r.verdict, metrics: { samples: k, clusters: r.clusters.length, majority: r.majority } }),
+  );
+}
+
+async function sample(
+  options: SelfConsistencyOptions,
+  k: number,
+  temperature: number,
+  minAgreement: number,
+): Promise<SelfConsistencyResult> {
   const extract = options.extract ?? defaultExtract;
   const results: GenerateResult[] = new Array(k);
   let next = 0;
@@ -132,11 +158,26 @@ export async function selfConsistency(options: SelfConsistencyOptions): Promise<
   let top = merged[0]!;
   for (const c of merged) if (c.size > top.size) top = c;
   const cost = results.every((r) => r.costUsd !== undefined) ? results.reduce((a, r) => a + r.costUsd!, 0) : undefined;
+  const agreement = top.size / k;
+  const passed = agreement >= minAgreement;
+  const verdict: GuardVerdict = {
+    guard: "self-consistency",
+    passed,
+    score: agreement,
+    reasons: passed
+      ? []
+      : [
+          `${top.size} of ${k} samples agree (${agreement.toFixed(2)} < ${minAgreement}); answers: ${merged
+            .map((c) => `"${c.answer.length > 40 ? `${c.answer.slice(0, 39)}…` : c.answer}" ×${c.size}`)
+            .join(", ")}`,
+        ],
+  };
   return {
     samples,
     clusters: merged,
     majority: top.answer,
-    agreement: top.size / k,
+    agreement,
+    verdict,
     usage: {
       inputTokens: results.reduce((a, r) => a + r.usage.inputTokens, 0),
       outputTokens: results.reduce((a, r) => a + r.usage.outputTokens, 0),

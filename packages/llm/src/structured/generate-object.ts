@@ -194,10 +194,16 @@ export function check<S extends z.ZodType>(
   return parsed.success ? { ok: true, object: parsed.data } : { ok: false, error: describeIssues(parsed.error) };
 }
 
-export function exhausted(attempts: number, error: string, raw: string): ValidationError {
+/** The error after the last repair; `details` carry what the failed attempts used, so they can be accounted for. */
+export function exhausted(
+  attempts: number,
+  error: string,
+  raw: string,
+  spent: { usage: Usage; costUsd: number | undefined },
+): ValidationError {
   return new ValidationError(`the model's output failed the schema ${attempts} times; last error:\n${error}`, {
     hint: "Simplify the schema, describe the fields in the prompt, use a stronger model, or raise maxRepairs.",
-    details: { attempts, raw, error },
+    details: { attempts, raw, error, usage: spent.usage, costUsd: spent.costUsd },
   });
 }
 
@@ -236,7 +242,7 @@ export async function generateObject<S extends z.ZodType>(
     last = { error: verdict.error, raw };
     messages = [...messages, ...plan.repair(result, raw, verdict.error)];
   }
-  throw exhausted(maxRepairs + 1, last.error, last.raw);
+  throw exhausted(maxRepairs + 1, last.error, last.raw, { usage, costUsd: cost });
 }
 
 export { checkRepairs };

@@ -77,7 +77,7 @@ export async function* streamObject<S extends z.ZodType>(
     if (attempt <= maxRepairs) yield { type: "repair", error: verdict.error, attempt };
     messages = [...messages, ...plan.repair(result, raw, verdict.error)];
   }
-  throw exhausted(maxRepairs + 1, last.error, last.raw);
+  throw exhausted(maxRepairs + 1, last.error, last.raw, { usage, costUsd: cost });
 }
 
 /** Drops an opening code fence so partials show while a fenced answer streams. */

@@ -93,12 +93,18 @@ describe("generateObject", () => {
   });
 
   it("gives up after maxRepairs with a typed error carrying the raw text", async () => {
-    fake.script.chat(() => ({ content: "I cannot produce JSON, sorry." }));
+    fake.script.chat(() => ({
+      content: "I cannot produce JSON, sorry.",
+      usage: { inputTokens: 100, outputTokens: 10 },
+    }));
     const err = await generateObject({ llm: openai(), schema: Person, prompt: "Who?", maxRepairs: 2 }).catch((e) => e);
     expect(err).toBeInstanceOf(QuintetError);
     expect(err.code).toBe("VALIDATION_FAILED");
     expect(err.message).toContain("3 times");
     expect(err.details).toMatchObject({ attempts: 3, raw: "I cannot produce JSON, sorry." });
+    // What the failed attempts used is still accounted for.
+    expect(err.details.usage).toEqual({ inputTokens: 300, outputTokens: 30, totalTokens: 330 });
+    expect(err.details.costUsd).toBeCloseTo((300 * 0.15 + 30 * 0.6) / 1e6, 12);
     expect(fake.chatRequests()).toHaveLength(3);
   });
 
