@@ -1,3 +1,4 @@
+export * from "./adapters.js";
 export * from "./dataset.js";
 export * from "./jobs.js";
 export * from "./lora-config.js";
