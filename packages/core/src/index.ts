@@ -7,3 +7,4 @@ export * from "./errors/index.js";
 export * from "./logging/index.js";
 export * from "./report/index.js";
 export * from "./store/index.js";
+export * from "./tracing/index.js";
