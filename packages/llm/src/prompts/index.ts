@@ -1,3 +1,4 @@
+export { readPromptFile } from "./file.js";
 export {
   definePrompt,
   extractFinalAnswer,

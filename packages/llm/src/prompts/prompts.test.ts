@@ -1,10 +1,10 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openStore, type Store } from "@quintet/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { LsaEmbedder } from "../embeddings/lsa.js";
-import { definePrompt, extractFinalAnswer, PromptRegistry, renderTemplate } from "./index.js";
+import { definePrompt, extractFinalAnswer, PromptRegistry, readPromptFile, renderTemplate } from "./index.js";
 
 const qa = () =>
   definePrompt({
@@ -196,5 +196,38 @@ describe("PromptRegistry", () => {
     await reg.save(qa());
     await expect(reg.get("support/answer", "staging")).rejects.toThrow(/no version or alias "staging"/);
     await expect(reg.alias("support/answer", "Bad Alias", "latest")).rejects.toThrow(/invalid alias/);
+  });
+});
+
+describe("readPromptFile", () => {
+  it("reads YAML and JSON definitions and names the file in errors", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "quintet-prompt-file-"));
+    const yamlPath = join(dir, "greet.yaml");
+    writeFileSync(
+      yamlPath,
+      [
+        "name: greet",
+        "persona: You greet people warmly.",
+        "messages:",
+        "  - role: user",
+        '    content: "Say hello to {{who}}."',
+        "variables:",
+        "  who: { type: string }",
+      ].join("\n"),
+    );
+    const fromYaml = await readPromptFile(yamlPath);
+    const jsonPath = join(dir, "greet.json");
+    writeFileSync(jsonPath, JSON.stringify(fromYaml.definition));
+    const fromJson = await readPromptFile(jsonPath);
+    expect(fromJson.version).toBe(fromYaml.version);
+    expect((await fromYaml.render({ who: "Ada" })).messages.at(-1)!.content).toBe("Say hello to Ada.");
+
+    writeFileSync(join(dir, "bad.yaml"), "name: [unclosed");
+    await expect(readPromptFile(join(dir, "bad.yaml"))).rejects.toThrow(/bad\.yaml is not valid JSON or YAML/);
+    writeFileSync(join(dir, "undeclared.yaml"), "name: x\nmessages:\n  - role: user\n    content: '{{nope}}'\n");
+    await expect(readPromptFile(join(dir, "undeclared.yaml"))).rejects.toThrow(
+      /undeclared\.yaml: prompt "x" uses \{\{nope\}\}/,
+    );
+    await expect(readPromptFile(join(dir, "missing.yaml"))).rejects.toMatchObject({ code: "NOT_FOUND" });
   });
 });
