@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConflictError, createLogger, loadConfig, openStore, type QuintetConfig } from "@quintet/core";
+import { ConflictError, createLogger, loadConfig, openStore, type QuintetConfig, SpanQuery } from "@quintet/core";
 import type { FastifyPluginAsync } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningServer, startServer } from "./server.js";
@@ -363,5 +363,35 @@ describe("graceful shutdown", () => {
     } finally {
       await first.close();
     }
+  });
+});
+
+describe("request tracing", () => {
+  it("records one http span per request with route, request id, status and errors in the store", async () => {
+    const config = configIn("traced");
+    const store = await openStore({ url: config.db.url, cwd: config.cwd });
+    const server = await startServer({
+      config,
+      store,
+      port: 0,
+      handleSignals: false,
+      routes: [testRoutes],
+      logger: logCapture().logger,
+    });
+    await fetch(`${server.url}/echo`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-request-id": "trace-1" },
+      body: JSON.stringify({ name: "ada" }),
+    });
+    await fetch(`${server.url}/boom`, { headers: { "x-request-id": "trace-2" } });
+    await fetch(`${server.url}/healthz`);
+    await server.close(); // flushes the span batch
+    const spans = await new SpanQuery(store).list({ kind: "http" });
+    await store.close();
+    const byId = Object.fromEntries(spans.map((s) => [s.attributes["http.request_id"], s]));
+    expect(Object.keys(byId).sort()).toEqual(["trace-1", "trace-2"]); // probes are not traced
+    expect(byId["trace-1"]).toMatchObject({ name: "POST /echo", status: "ok" });
+    expect(byId["trace-1"]!.attributes["http.status"]).toBe(200);
+    expect(byId["trace-2"]).toMatchObject({ name: "GET /boom", status: "error" });
   });
 });

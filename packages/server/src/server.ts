@@ -6,7 +6,10 @@ import {
   type QuintetConfig,
   QuintetError,
   type Store,
+  startTracing,
+  type Tracing,
   toQuintetError,
+  withSpan,
 } from "@quintet/core";
 import Fastify, { type FastifyInstance, LogController } from "fastify";
 import type { QuintetServerContext } from "./context.js";
@@ -33,6 +36,11 @@ export interface BuildServerOptions {
   bodyLimit?: number;
   /** How long one readiness check may take before it counts as failed. Default 2000 ms. */
   readinessTimeoutMs?: number;
+  /**
+   * Record an `http` span per request (and whatever the handler records beneath it) in the
+   * store's trace. Default true; pass false when the caller already started tracing.
+   */
+  tracing?: boolean;
 }
 
 // Probes are polled every few seconds; logging each at info would drown real traffic.
@@ -77,6 +85,26 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   const redis = config.redis.url ? createRedisProbe(config.redis.url) : undefined;
   if (redis) readiness.add({ name: "redis", check: () => redis.ping() });
 
+  // Tracing starts before routes register, so spans from handlers nest under the request span.
+  const tracing: Tracing | undefined = options.tracing === false ? undefined : await startTracing(store);
+  app.addHook("onRoute", (route) => {
+    const path = route.url ?? route.path;
+    if (QUIET_ROUTES.has(path) || path.startsWith("/docs")) return;
+    const handler = route.handler;
+    route.handler = function traced(this: unknown, request, reply) {
+      return withSpan(
+        "http",
+        `${request.method} ${path}`,
+        { "http.route": path, "http.request_id": request.id },
+        async (span) => {
+          const result = await handler.call(this as never, request, reply);
+          span.setAttributes({ "http.status": reply.statusCode });
+          return result;
+        },
+      );
+    };
+  });
+
   const context: QuintetServerContext = { config, store, logger, metrics: metrics.registry, readiness };
   app.decorate("quintet", context);
   app.addSchema(errorSchema);
@@ -117,6 +145,7 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
 
   app.addHook("onClose", async () => {
     await redis?.close();
+    await tracing?.shutdown();
     if (ownsStore) await store.close();
   });
 
