@@ -1,5 +1,6 @@
 /**
  * @quintet/rag: sources, chunking, a hybrid index on LanceDB, retrieval, evaluation.
  */
+export * from "./chunking/index.js";
 export * from "./documents/index.js";
 export * from "./sources/index.js";

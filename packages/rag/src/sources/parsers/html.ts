@@ -38,15 +38,18 @@ export function htmlToMarkdown(html: string, options: { url?: string } = {}): Ex
   const h1 = document.querySelector("h1")?.textContent?.trim() ?? "";
   let article: ReturnType<Readability["parse"]> = null;
   try {
-    // Readability mutates the DOM it reads, so give it its own copy.
-    article = new Readability(parseHTML(html).document as never, { charThreshold: 200 }).parse();
+    // Readability mutates the DOM it reads, so give it its own copy. It also turns every <h1> into
+    // <h2>, flattening the outline; headings are shifted down one level first and back up after.
+    const copy = parseHTML(html).document;
+    demoteHeadings(copy);
+    article = new Readability(copy as never, { charThreshold: 200 }).parse();
   } catch {
     article = null;
   }
   let markdown = "";
   let readable = false;
   if (article?.content && (article.textContent ?? "").trim().length > 0) {
-    markdown = converter().turndown(article.content);
+    markdown = promoteHeadings(converter().turndown(article.content));
     readable = true;
   }
   if (!readable || markdown.trim().length === 0) {
@@ -65,6 +68,28 @@ export function htmlToMarkdown(html: string, options: { url?: string } = {}): Ex
   if (article?.lang) out.lang = article.lang;
   if (article?.publishedTime) out.publishedTime = article.publishedTime;
   return out;
+}
+
+function demoteHeadings(document: any): void {
+  for (let level = 6; level >= 1; level--) {
+    for (const h of [...document.querySelectorAll(`h${level}`)]) {
+      const el = document.createElement(`h${Math.min(6, level + 1)}`);
+      while (h.firstChild) el.appendChild(h.firstChild);
+      h.replaceWith(el);
+    }
+  }
+}
+
+/** Undoes {@link demoteHeadings} on the markdown: `## x` → `# x`, outside fenced code. */
+function promoteHeadings(md: string): string {
+  let fence = false;
+  return md
+    .split("\n")
+    .map((line) => {
+      if (/^\s{0,3}(```|~~~)/.test(line)) fence = !fence;
+      return !fence && /^#{2,6} /.test(line) ? line.slice(1) : line;
+    })
+    .join("\n");
 }
 
 function tidy(md: string): string {
