@@ -1,7 +1,9 @@
 import { SpanKind as OtelSpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { type ExportResult, ExportResultCode, hrTimeToMilliseconds } from "@opentelemetry/core";
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base";
+import { CompiledQuery, type Kysely } from "kysely";
 import type { Store } from "../store/store.js";
+import type { CoreTables } from "../store/types.js";
 import { migrateTracing } from "./migrations.js";
 import { ATTR, RESERVED_ATTRS, type SpanRow, type TracingTables } from "./model.js";
 
@@ -40,6 +42,7 @@ export class StoreSpanExporter implements SpanExporter {
   private draining = false;
   private stopped = false;
   private idleWaiters: Array<() => void> = [];
+  private readonly sqlBySize = new Map<number, string>();
 
   constructor(store: Store, onError: (err: Error, lost: number) => void) {
     this.store = store;
@@ -104,19 +107,47 @@ export class StoreSpanExporter implements SpanExporter {
   private async write(spans: ReadableSpan[]): Promise<void> {
     if (spans.length === 0) return;
     await migrateTracing(this.store);
-    const rows = spans.map(spanToRow);
+    const values = spans.map(spanToValues);
     await this.store.tx(async (db) => {
       const t = db.withTables<TracingTables>();
-      for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
-        await t
-          .insertInto("spans")
-          .values(rows.slice(i, i + ROWS_PER_INSERT))
-          // A span exported twice (two processors on one provider) is kept once.
-          .onConflict((oc) => oc.columns(["trace_id", "span_id"]).doNothing())
-          .execute();
+      let i = 0;
+      while (i < values.length) {
+        const n = chunkSize(values.length - i);
+        const params: unknown[] = [];
+        for (let j = i; j < i + n; j++) for (const v of values[j]!) params.push(v);
+        await t.executeQuery(CompiledQuery.raw(this.insertSql(t, n), params));
+        i += n;
       }
     });
   }
+
+  /**
+   * The INSERT for `n` rows, compiled by Kysely once per size (so placeholders suit the
+   * dialect) and reused: building and compiling a thousand-row query per batch cost as
+   * much as the insert itself.
+   */
+  private insertSql(db: Kysely<CoreTables & TracingTables>, n: number): string {
+    let text = this.sqlBySize.get(n);
+    if (text === undefined) {
+      const row = Object.fromEntries(COLUMNS.map((c) => [c, 0])) as unknown as SpanRow;
+      const compiled = db
+        .insertInto("spans")
+        .values(Array.from({ length: n }, () => row))
+        // A span exported twice (two processors on one provider) is kept once.
+        .onConflict((oc) => oc.columns(["trace_id", "span_id"]).doNothing())
+        .compile();
+      if (compiled.parameters.length !== n * COLUMNS.length) throw new Error("unexpected span insert shape");
+      text = compiled.sql;
+      this.sqlBySize.set(n, text);
+    }
+    return text;
+  }
+}
+
+/** Full chunks, then powers of two for the rest: at most a dozen distinct statements. */
+function chunkSize(remaining: number): number {
+  if (remaining >= ROWS_PER_INSERT) return ROWS_PER_INSERT;
+  return 2 ** Math.floor(Math.log2(remaining));
 }
 
 const OTEL_KIND_NAMES: Record<number, string> = {
@@ -129,6 +160,30 @@ const OTEL_KIND_NAMES: Record<number, string> = {
 
 function num(v: unknown): number | null {
   return typeof v === "number" && Number.isFinite(v) ? v : null;
+}
+
+/** Column order of {@link spanToValues}. */
+const COLUMNS = [
+  "trace_id",
+  "span_id",
+  "parent_id",
+  "kind",
+  "name",
+  "attributes",
+  "input_tokens",
+  "output_tokens",
+  "cost_usd",
+  "start_ms",
+  "end_ms",
+  "duration_ms",
+  "status",
+  "error_code",
+  "error_message",
+] as const satisfies readonly (keyof SpanRow)[];
+
+function spanToValues(span: ReadableSpan): unknown[] {
+  const r = spanToRow(span);
+  return COLUMNS.map((c) => r[c]);
 }
 
 /**

@@ -5,6 +5,7 @@ import { z } from "zod";
 import { ValidationError } from "../errors/errors.js";
 import type { Store } from "../store/store.js";
 import { type ExporterStats, StoreSpanExporter } from "./exporter.js";
+import { TimeOrderedIdGenerator } from "./ids.js";
 import { migrateTracing } from "./migrations.js";
 
 const optionsSchema = z
@@ -105,6 +106,7 @@ export async function startTracing(store: Store, options: TracingOptions = {}): 
     });
   const exporter = new StoreSpanExporter(store, (err, lost) => onError(err, lost));
   const provider = new BasicTracerProvider({
+    idGenerator: new TimeOrderedIdGenerator(),
     spanProcessors: [
       new BatchSpanProcessor(exporter, {
         maxQueueSize: o.maxQueueSize,

@@ -84,13 +84,15 @@ export function tracingConformance(label: string, open: () => Promise<Store>): v
       expect(byName.inner!.endMs).toBeLessThanOrEqual(byName.first!.endMs);
     });
 
-    it("starts a new trace for each top-level span", async () => {
+    it("starts a new trace for each top-level span, with ids that sort by time", async () => {
       const { tracing } = await setup();
       const k = kindPrefix();
       const a = await withSpan(k, "a", {}, (s) => s.traceId);
+      await after(Date.now());
       const b = await withSpan(k, "b", {}, (s) => s.traceId);
       expect(a).toMatch(/^[0-9a-f]{32}$/);
       expect(b).not.toBe(a);
+      expect(a < b).toBe(true);
       await tracing.flush();
     });
 
@@ -173,16 +175,16 @@ export function tracingConformance(label: string, open: () => Promise<Store>): v
     });
 
     it("keeps spans queued until a batch fills or the delay passes, and writes them all on shutdown", async () => {
-      const { store, tracing, spans } = await setup({ scheduledDelayMillis: 60_000, maxExportBatchSize: 1000 });
+      const { store, tracing, spans } = await setup({ scheduledDelayMillis: 60_000, maxExportBatchSize: 4000 });
       const k = kindPrefix();
-      for (let i = 0; i < 250; i++) await withSpan(k, `span-${i}`, { i }, () => i);
+      for (let i = 0; i < 2345; i++) await withSpan(k, `span-${i}`, { i }, () => i);
       await sleep(20);
-      expect(await spans.list({ kind: k, limit: 1000 })).toHaveLength(0);
+      expect(await spans.list({ kind: k, limit: 5000 })).toHaveLength(0);
       await tracing.shutdown();
-      const rows = await new SpanQuery(store).list({ kind: k, limit: 1000 });
-      expect(rows).toHaveLength(250);
-      expect(new Set(rows.map((r) => r.attributes.i))).toEqual(new Set(Array.from({ length: 250 }, (_, i) => i)));
-      expect(tracing.stats).toMatchObject({ exported: 250, failed: 0 });
+      const rows = await new SpanQuery(store).list({ kind: k, limit: 5000 });
+      expect(rows).toHaveLength(2345);
+      expect(new Set(rows.map((r) => r.attributes.i))).toEqual(new Set(Array.from({ length: 2345 }, (_, i) => i)));
+      expect(tracing.stats).toMatchObject({ exported: 2345, failed: 0 });
       // After shutdown nothing is recorded and withSpan still runs the function.
       await expect(withSpan(k, "after", {}, (s) => s.recording)).resolves.toBe(false);
     });
