@@ -1,7 +1,11 @@
 import type { Command } from "commander";
 import type { CliContext } from "../context.js";
 import * as doctor from "./doctor.js";
+import * as finetune from "./finetune.js";
 import * as init from "./init.js";
+import * as llm from "./llm.js";
+import * as prompts from "./prompts.js";
+import * as traces from "./traces.js";
 import * as up from "./up.js";
 
 /**
@@ -32,4 +36,4 @@ export interface CommandGroup {
 }
 
 /** Every command group, in the order `quintet --help` lists them. */
-export const commandGroups: CommandGroup[] = [init, doctor, up];
+export const commandGroups: CommandGroup[] = [init, doctor, up, llm, prompts, finetune, traces];
