@@ -190,7 +190,8 @@ export async function runAgentLoop(spec: AgentSpec, input: string, ctx: LoopCont
   };
 
   const callCounts = new Map<string, number>();
-  for (let step = 1; ; step++) {
+  /** One model step and its tool calls; returns the result when the agent is finished. */
+  const doStep = async (step: number): Promise<AgentResult | undefined> => {
     if (run.signal.aborted) return finish({ reason: "aborted", detail: "the run was cancelled" });
     const exhausted = budget.check();
     if (exhausted) return finish(exhausted);
@@ -334,5 +335,19 @@ export async function runAgentLoop(spec: AgentSpec, input: string, ctx: LoopCont
       await emit(`${prefix}s${step}/note`, { type: "note", agent: spec.name, step, text });
       messages.push({ role: "user", content: `[orchestrator] ${text}` });
     }
+    return undefined;
+  };
+  for (let step = 1; ; step++) {
+    const done = await run.tracer(
+      "agent.step",
+      `${spec.name} step ${step}`,
+      { agent: spec.name, runId: run.runId, step },
+      async (span) => {
+        const r = await doStep(step);
+        if (r) span.setAttributes({ stopReason: r.stop.reason });
+        return r;
+      },
+    );
+    if (done) return done;
   }
 }

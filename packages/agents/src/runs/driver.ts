@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { type Store, toQuintetError } from "@quintet/core";
-import { runWithoutSpan, type SpanRunner, type Usage } from "@quintet/llm";
+import { type Store, toQuintetError, withSpan } from "@quintet/core";
+import type { SpanRunner, Usage } from "@quintet/llm";
 import type { StopInfo } from "../control/budget.js";
 import { EventChannel } from "./channel.js";
 import type { RecordedError, RunEvent, RunEventBody } from "./events.js";
@@ -44,7 +44,7 @@ export interface RunOptions {
   leaseMs?: number | undefined;
   /** Called for every event, before it is queued for the iterator. */
   onEvent?: ((event: RunEvent) => void) | undefined;
-  /** Runs the run and its steps inside trace spans (core's `withSpan` signature). */
+  /** Runs the run and its steps inside trace spans (default: core's `withSpan`, recording once tracing is started). */
   tracer?: SpanRunner | undefined;
 }
 
@@ -88,7 +88,7 @@ export function startRun<R extends RunSummary>(
 ): RunHandle<R> {
   const runId = options.runId ?? randomUUID();
   const channel = new EventChannel<RunEvent>();
-  const tracer = options.tracer ?? runWithoutSpan;
+  const tracer: SpanRunner = options.tracer ?? withSpan;
   const leaseMs = options.leaseMs ?? 30_000;
   const result = (async (): Promise<R> => {
     let runs: RunStore | undefined;
