@@ -51,17 +51,20 @@ describe("prepareDataset", () => {
     const byCode = (code: string) => p.report.problems.filter((x) => x.code === code).map((x) => [x.line, x.message]);
     expect(byCode("invalid-json").map(([l]) => l)).toEqual([12]);
     expect(byCode("schema")).toEqual([[13, 'missing or empty "messages" array']]);
-    expect(byCode("exact-duplicate")).toEqual([[14, "duplicate of line 4"]]);
-    expect(p.report.duplicates.exact).toEqual([[4, 14]]);
+    expect(byCode("exact-duplicate")).toEqual([[14, "duplicate of line 4, dropped"]]);
     expect(p.report.pii).toEqual([{ line: 18, types: ["email"] }]);
     expect(p.report.ok).toBe(false);
     expect(p.usable).toBe(true);
-    // 8 examples + 3 usable spans + the duplicate + the PII line (a warning) = 13 kept.
-    expect(p.report.valid).toBe(13);
-    expect(p.train.length + p.validation.length).toBe(13);
+    // 8 examples + 3 usable spans + the PII line (a warning) = 12 kept; the repeat is dropped.
+    expect(p.report.valid).toBe(12);
+    expect(p.train.length + p.validation.length).toBe(12);
     expect(p.validation).toHaveLength(3);
     expect(p.train.some((e) => e.messages[0]!.content.startsWith("Trace question"))).toBe(true);
     expect(prepareDataset(lines.join("\n"), { validationFraction: 0.25, seed: 3 }).validation).toEqual(p.validation);
+    const kept = prepareDataset(lines.join("\n"), { dropDuplicates: false });
+    expect(kept.report.valid).toBe(13);
+    expect(kept.report.duplicates.exact).toEqual([[4, 14]]);
+    expect(kept.report.problems.find((x) => x.code === "exact-duplicate")!.message).toBe("duplicate of line 4");
   });
 
   it("is not usable when too few examples survive, and checks its options", () => {

@@ -13,6 +13,11 @@ export interface PrepareDatasetOptions extends ValidateDatasetOptions {
   validationFraction?: number;
   /** Seed of the split (default 42): the same input and seed give the same files. */
   seed?: number;
+  /**
+   * Drop exact repeats of an earlier example (default true), so one example cannot land in
+   * both train and validation; each dropped line is listed as a warning.
+   */
+  dropDuplicates?: boolean;
 }
 
 export interface PreparedDataset {
@@ -46,10 +51,11 @@ function isTraceRow(v: unknown): v is TraceRow {
  * Turns a JSONL file of chat examples (`{"messages": […]}`) and/or exported trace spans
  * (`{"kind": "llm.call", "attributes": {…}}`, see {@link TRACE_ATTRIBUTES}) into a
  * validated train/validation split. Every problem names the line of the input it came from;
- * lines with errors are dropped, warnings (duplicates, PII) are kept and reported.
+ * lines with errors and exact repeats are dropped, other warnings (near-duplicates, PII) are
+ * kept and reported.
  */
 export function prepareDataset(text: string, options: PrepareDatasetOptions = {}): PreparedDataset {
-  const { validationFraction, seed, ...validateOptions } = options;
+  const { validationFraction, seed, dropDuplicates = true, ...validateOptions } = options;
   if (validationFraction !== undefined && !(validationFraction >= 0 && validationFraction < 1)) {
     throw new ValidationError(`validationFraction must be in [0, 1), got ${validationFraction}`, {
       hint: "Use 0.1 to 0.2.",
@@ -62,6 +68,26 @@ export function prepareDataset(text: string, options: PrepareDatasetOptions = {}
   const skipped: PreparedDataset["skipped"] = [];
   let examples = 0;
   let traceSpans = 0;
+  const firstSeen = new Map<string, number>();
+  const add = (value: unknown, line: number) => {
+    const messages = (value as { messages?: unknown } | null)?.messages;
+    if (dropDuplicates && Array.isArray(messages)) {
+      const key = JSON.stringify(messages);
+      const first = firstSeen.get(key);
+      if (first !== undefined) {
+        extra.push({
+          line,
+          severity: "warning",
+          code: "exact-duplicate",
+          message: `duplicate of line ${first}, dropped`,
+        });
+        return;
+      }
+      firstSeen.set(key, line);
+    }
+    values.push(value);
+    inputLine.push(line);
+  };
   for (const l of lines) {
     if (l.error) {
       extra.push({ line: l.line, severity: "error", code: "invalid-json", message: l.error });
@@ -80,14 +106,12 @@ export function prepareDataset(text: string, options: PrepareDatasetOptions = {}
         skipped.push({ line: l.line, ref, reason: built.skipped[0]?.reason ?? "not usable" });
         continue;
       }
-      values.push({ messages: built.examples[0]!.messages });
-      inputLine.push(l.line);
+      add({ messages: built.examples[0]!.messages }, l.line);
       continue;
     }
     if (typeof l.value === "object" && l.value !== null && "messages" in l.value) examples++;
     // Anything else goes to validation too, which names what is wrong with its shape.
-    values.push(l.value);
-    inputLine.push(l.line);
+    add(l.value, l.line);
   }
   const report = validateDataset(values as ChatExample[], validateOptions);
   const at = (n: number) => (n === 0 ? 0 : inputLine[n - 1]!);
