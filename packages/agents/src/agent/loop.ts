@@ -109,6 +109,7 @@ export async function runAgentLoop(spec: AgentSpec, input: string, ctx: LoopCont
   let cost: number | undefined;
   let toolCallCount = 0;
   let lastText = "";
+  let currentStep = 0;
 
   const emit = async (key: string, body: RunEventBody): Promise<RunEvent> => {
     const event = await run.emit(key, body);
@@ -164,7 +165,8 @@ export async function runAgentLoop(spec: AgentSpec, input: string, ctx: LoopCont
             output: lastText,
             ...(error ? { error } : {}),
           };
-    await emit(`${prefix}end`, body);
+    // Keyed by step and kind: a run stopped (cancelled) at a step and resumed ends under another key.
+    await emit(`${prefix}s${currentStep}/${body.type}`, body);
     return {
       runId: run.runId,
       agent: spec.name,
@@ -192,6 +194,7 @@ export async function runAgentLoop(spec: AgentSpec, input: string, ctx: LoopCont
   const callCounts = new Map<string, number>();
   /** One model step and its tool calls; returns the result when the agent is finished. */
   const doStep = async (step: number): Promise<AgentResult | undefined> => {
+    currentStep = step;
     if (run.signal.aborted) return finish({ reason: "aborted", detail: "the run was cancelled" });
     const exhausted = budget.check();
     if (exhausted) return finish(exhausted);
