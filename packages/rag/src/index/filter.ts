@@ -85,7 +85,7 @@ function fieldSql(field: string, cond: FilterValue | FieldCondition): string {
     if (c.$ne !== undefined) parts.push(`(${column} IS NULL OR ${column} <> ${literal(c.$ne, field)})`);
     if (c.$in !== undefined)
       parts.push(c.$in.length ? `${column} IN (${c.$in.map((v) => literal(v, field)).join(", ")})` : "false");
-    if (c.$nin !== undefined && c.$nin.length)
+    if (c.$nin?.length)
       parts.push(`(${column} IS NULL OR ${column} NOT IN (${c.$nin.map((v) => literal(v, field)).join(", ")}))`);
     for (const [op, sym] of [
       ["$gt", ">"],
@@ -107,7 +107,7 @@ function fieldSql(field: string, cond: FilterValue | FieldCondition): string {
     if (c.$ne !== undefined) parts.push(`NOT array_has(meta_kv, ${kv(c.$ne)})`);
     if (c.$in !== undefined)
       parts.push(c.$in.length ? `array_has_any(meta_kv, [${c.$in.map(kv).join(", ")}])` : "false");
-    if (c.$nin !== undefined && c.$nin.length) parts.push(`NOT array_has_any(meta_kv, [${c.$nin.map(kv).join(", ")}])`);
+    if (c.$nin?.length) parts.push(`NOT array_has_any(meta_kv, [${c.$nin.map(kv).join(", ")}])`);
     if (
       c.$gt !== undefined ||
       c.$gte !== undefined ||

@@ -172,7 +172,9 @@ export function rowsToArrow(
 ): ArrowTable {
   const n = rows.length;
   const flat = new Float32Array(n * dims);
-  vectors.forEach((v, i) => flat.set(v.subarray(0, dims), i * dims));
+  vectors.forEach((v, i) => {
+    flat.set(v.subarray(0, dims), i * dims);
+  });
   const children = schema.fields.map((f) => {
     if (f.name === "vector") {
       return arrow.makeData({
