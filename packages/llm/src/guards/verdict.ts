@@ -1,5 +1,5 @@
 import { ValidationError } from "@quintet/core";
-import { runWithoutSpan, type SpanHandle, type SpanRunner } from "../providers/traced.js";
+import { defaultSpanRunner, type SpanHandle, type SpanRunner } from "../providers/traced.js";
 
 /** A guard's decision in the one shape every guard reports: passed or not, a score, and why. */
 export interface GuardVerdict {
@@ -42,7 +42,7 @@ export function runGuard<T>(
   fn: (span: SpanHandle) => Promise<T>,
   verdictOf: (result: T) => { verdict: GuardVerdict; metrics?: GuardMetrics },
 ): Promise<T> {
-  return (tracer ?? runWithoutSpan)("guard", `guard ${name}`, { "guard.name": name }, async (span) => {
+  return (tracer ?? defaultSpanRunner)("guard", `guard ${name}`, { "guard.name": name }, async (span) => {
     const result = await fn(span);
     const { verdict, metrics } = verdictOf(result);
     span.setAttributes(guardAttributes(verdict, metrics));

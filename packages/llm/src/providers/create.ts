@@ -8,7 +8,7 @@ import { findPrice, type PriceTable, resolvePrices } from "../pricing/prices.js"
 import type { LocalLlmClient, LocalLlmOptions } from "./local/index.js";
 import { RetryOptionsSchema } from "./retry.js";
 import { SdkLlmClient } from "./sdk-client.js";
-import { runWithoutSpan, type SpanRunner, TracedLlmClient } from "./traced.js";
+import { defaultSpanRunner, type SpanRunner, TracedLlmClient } from "./traced.js";
 import type {
   EmbedRequest,
   EmbedResult,
@@ -225,7 +225,7 @@ export function createLlm(uri: string, options: CreateLlmOptions = {}): LlmClien
     );
   }
   const o = parsed.data;
-  const tracer = o.tracer ?? runWithoutSpan;
+  const tracer = o.tracer ?? defaultSpanRunner;
   if (parsedUri.provider === "llama") {
     return new TracedLlmClient(new LazyLocalClient(parsedUri.uri, parsedUri.model, o.local), tracer);
   }

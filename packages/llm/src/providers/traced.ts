@@ -1,3 +1,4 @@
+import { withSpan } from "@quintet/core";
 import type {
   EmbedRequest,
   EmbedResult,
@@ -29,11 +30,14 @@ export type SpanRunner = <T>(
 
 const noSpan: SpanHandle = { setAttributes() {}, setUsage() {}, recordError() {} };
 
-/**
- * Used until `@quintet/core` exports `withSpan` (being written concurrently): runs the
- * function with a span handle that records nothing. Replace with core's `withSpan`.
- */
+/** Runs the function with a span handle that records nothing: pass it as `tracer` to opt out of tracing. */
 export const runWithoutSpan: SpanRunner = (_kind, _name, _attrs, fn) => fn(noSpan);
+
+/**
+ * The runner used when no `tracer` is given: core's `withSpan`, which records into the
+ * project trace once `startTracing(store)` is running and costs nothing otherwise.
+ */
+export const defaultSpanRunner: SpanRunner = withSpan;
 
 function requestAttrs(uri: string, operation: "generate" | "stream", r: GenerateRequest): Attrs {
   const { provider, model } = parseModelUri(uri);

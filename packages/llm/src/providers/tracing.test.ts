@@ -1,5 +1,10 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openStore, SpanQuery, startTracing } from "@quintet/core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
+import { checkCitations } from "../guards/citations.js";
 import { type FakeOpenAI, startFakeOpenAI } from "../testing/fake-openai/index.js";
 import { defineTool } from "../tools/define-tool.js";
 import { runToolLoop } from "../tools/run-tool-loop.js";
@@ -132,5 +137,49 @@ describe("call tracing", () => {
       ["bad", "error", 1],
     ]);
     expect(spans.filter((s) => s.kind === "llm.call")).toHaveLength(2);
+  });
+});
+
+describe("the default tracer: core's withSpan", () => {
+  it("records calls, tool runs and guard verdicts into the project trace once tracing is started", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "quintet-llm-trace-"));
+    const store = await openStore({ url: `sqlite:${join(dir, "quintet.db")}` });
+    try {
+      const llm = createLlm("openai:gpt-4o-mini", { apiKey: "k", baseURL: fake.url, retry, env: {} });
+      fake.script.chat({ content: "untraced" });
+      await llm.generate({ messages: user }); // tracing not started: nothing recorded, nothing fails
+
+      const tracing = await startTracing(store);
+      fake.script.chat([
+        { content: "hello", usage: { inputTokens: 100, outputTokens: 50 } },
+        { content: JSON.stringify({ supported: false, reason: "not stated" }) },
+      ]);
+      await llm.generate({ messages: user, metadata: { promptVersion: "greet@1" } });
+      await checkCitations("The tower was painted green [1].", ["The tower is 330 metres tall."], {
+        judge: llm,
+        judgeMode: "all",
+      });
+      await tracing.shutdown();
+
+      const spans = await new SpanQuery(store).list({ limit: 10 });
+      const calls = spans.filter((s) => s.kind === "llm.call");
+      expect(calls).toHaveLength(2);
+      const first = calls.find((s) => s.attributes.promptVersion === "greet@1")!;
+      expect(first).toMatchObject({
+        inputTokens: 100,
+        outputTokens: 50,
+        status: "ok",
+        attributes: { provider: "openai", model: "gpt-4o-mini", finishReason: "stop" },
+      });
+      expect(first.costUsd).toBeCloseTo((100 * 0.15 + 50 * 0.6) / 1e6, 12);
+      const guard = spans.find((s) => s.kind === "guard")!;
+      expect(guard.attributes).toMatchObject({ "guard.name": "citations", "guard.passed": false, "guard.judged": 1 });
+      const judged = calls.find((s) => s !== first)!;
+      expect(judged.parentId).toBe(guard.spanId);
+      expect(judged.traceId).toBe(guard.traceId);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { QuintetError, ValidationError } from "@quintet/core";
-import { runWithoutSpan, type SpanRunner } from "../providers/traced.js";
+import { defaultSpanRunner, type SpanRunner } from "../providers/traced.js";
 import type {
   ChatMessage,
   FinishReason,
@@ -177,7 +177,7 @@ async function runCall(
       return done("error", errorContent(`${tool.name} failed: ${err instanceof Error ? err.message : String(err)}`));
     }
   };
-  const tracer = o.tracer ?? runWithoutSpan;
+  const tracer = o.tracer ?? defaultSpanRunner;
   return tracer("tool", tool.name, { callId: call.id, step, sideEffects: tool.sideEffects }, async (span) => {
     const outcome = await execute();
     span.setAttributes({ status: outcome.status, durationMs: outcome.durationMs });
