@@ -1,0 +1,69 @@
+import { describe, expect, it } from "vitest";
+import { Rng } from "../../datasets/rng.js";
+import { binMatrix, fitBinLayout, MISSING_BIN } from "./binning.js";
+
+function column(values: number[]) {
+  return { data: Float64Array.from(values), rows: values.length, cols: 1 };
+}
+
+describe("binning", () => {
+  it("puts NaN in the missing bin and gives few distinct values a bin each", () => {
+    const X = column([3, 1, Number.NaN, 2, 2, 3, 1]);
+    const layout = fitBinLayout(X, { maxBins: 255 });
+    const f = layout.features[0]!;
+    expect(f.numValueBins).toBe(3);
+    expect(Array.from(f.cuts)).toEqual([1.5, 2.5]);
+    expect(Array.from(binMatrix(X, layout).bins)).toEqual([3, 1, MISSING_BIN, 2, 2, 3, 1]);
+  });
+
+  it("caps bins at maxBins with roughly equal counts, and bin <= b is fround(x) < cut[b-1]", () => {
+    const rng = new Rng(1);
+    const values = Array.from({ length: 20_000 }, () => rng.normal() * 1000);
+    const X = column(values);
+    const layout = fitBinLayout(X, { maxBins: 64 });
+    const f = layout.features[0]!;
+    expect(f.numValueBins).toBeLessThanOrEqual(64);
+    expect(f.numValueBins).toBeGreaterThan(55);
+    const bins = binMatrix(X, layout).bins;
+    const counts = new Array<number>(f.numValueBins + 1).fill(0);
+    for (const b of bins) counts[b]!++;
+    expect(counts[MISSING_BIN]).toBe(0);
+    expect(Math.max(...counts.slice(1))).toBeLessThan((2.5 * 20_000) / 64);
+    for (let i = 0; i < values.length; i++) {
+      const b = bins[i]!;
+      const x = Math.fround(values[i]!);
+      if (b > 1) expect(x >= f.cuts[b - 2]!).toBe(true);
+      if (b <= f.cuts.length) expect(x < f.cuts[b - 1]!).toBe(true);
+    }
+    for (const c of f.cuts) expect(Math.fround(c)).toBe(c);
+  });
+
+  it("keeps a heavy value in a bin of its own", () => {
+    const values = [...new Array(5000).fill(0), ...Array.from({ length: 5000 }, (_, i) => i + 1)];
+    const layout = fitBinLayout(column(values), { maxBins: 16 });
+    const bins = binMatrix(column(values), layout).bins;
+    expect(new Set(Array.from(bins.subarray(0, 5000))).size).toBe(1);
+    expect(bins[5000]).not.toBe(bins[0]);
+  });
+
+  it("bins categories by code; negative, unseen and rare codes share the missing bin", () => {
+    const X = column([5, 2, 2, 9, -1, 2.7, Number.NaN, 5, 5]);
+    const layout = fitBinLayout(X, { maxBins: 2, categoricalFeatures: [0] });
+    const f = layout.features[0]!;
+    // The two most frequent codes (2: 3 times counting 2.7, 5: 3 times) get bins; 9 does not.
+    expect(Array.from(f.codes)).toEqual([2, 5]);
+    const bins = Array.from(binMatrix(X, layout).bins);
+    expect(bins).toEqual([2, 1, 1, MISSING_BIN, MISSING_BIN, 1, MISSING_BIN, 2, 2]);
+    expect(Array.from(binMatrix(column([3, 5]), layout).bins)).toEqual([MISSING_BIN, 2]);
+  });
+
+  it("fits cuts from a seeded sample when rows exceed sampleRows", () => {
+    const rng = new Rng(2);
+    const X = column(Array.from({ length: 5000 }, () => rng.next()));
+    const a = fitBinLayout(X, { maxBins: 32, sampleRows: 1000, seed: 1 });
+    const b = fitBinLayout(X, { maxBins: 32, sampleRows: 1000, seed: 1 });
+    const c = fitBinLayout(X, { maxBins: 32, sampleRows: 1000, seed: 2 });
+    expect(Array.from(a.features[0]!.cuts)).toEqual(Array.from(b.features[0]!.cuts));
+    expect(Array.from(a.features[0]!.cuts)).not.toEqual(Array.from(c.features[0]!.cuts));
+  });
+});

@@ -1,0 +1,263 @@
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { Worker } from "node:worker_threads";
+import { QuintetError } from "@quintet/core";
+import type { BinnedMatrix } from "./binning.js";
+import { buildHistogram, HistogramPool } from "./histogram.js";
+import { Cmd, CTRL, CTRL_SIZE, type WorkerInit } from "./protocol.js";
+
+/**
+ * Builds node histograms for the tree learner. The learner partitions `idx` in place and
+ * the trainer writes gradients into `gh` (interleaved gradient, hessian per row) before
+ * each tree; both live in shared memory when threaded so workers read them directly.
+ */
+export interface HistogramBuilder {
+  readonly pool: HistogramPool;
+  readonly idx: Uint32Array;
+  readonly gh: Float64Array;
+  /** Features the histograms of the next tree cover: `feats[0..count)`, ascending. */
+  setFeatures(feats: Int32Array, count: number): void;
+  /** Fills histogram `slot` from rows `idx[start..end)`. */
+  build(slot: number, start: number, end: number): void;
+  /** Stops the workers (no-op when serial). */
+  close(): Promise<void>;
+}
+
+/**
+ * Bytes of histogram memory a learner may hold. Depth-limited trees need far less; deep
+ * random-forest trees fall back to building both children when the pool is full.
+ */
+const POOL_BYTES = 256 * 1024 * 1024;
+
+/** Histogram slots for trees of this shape: as many as can be held at once, within POOL_BYTES. */
+export function poolCapacity(cols: number, maxDepth: number, maxLeaves: number): number {
+  let needed = Number.POSITIVE_INFINITY;
+  if (maxDepth > 0) needed = 2 ** Math.min(maxDepth, 20);
+  if (maxLeaves > 0) needed = Math.min(needed, 2 * maxLeaves);
+  const byMemory = Math.floor(POOL_BYTES / (Math.max(1, cols) * 4096));
+  return Math.max(4, Math.min(needed + 4, byMemory));
+}
+
+class SerialBuilder implements HistogramBuilder {
+  readonly pool: HistogramPool;
+  readonly idx: Uint32Array;
+  readonly gh: Float64Array;
+  protected readonly feats: Int32Array;
+  protected count = 0;
+  protected dense = true;
+
+  constructor(
+    protected readonly data: BinnedMatrix,
+    capacity: number,
+    shared: boolean,
+  ) {
+    const { rows, cols } = data;
+    this.pool = new HistogramPool(cols, capacity, shared);
+    this.idx = new Uint32Array(shared ? new SharedArrayBuffer(rows * 4) : new ArrayBuffer(rows * 4));
+    this.gh = new Float64Array(shared ? new SharedArrayBuffer(rows * 16) : new ArrayBuffer(rows * 16));
+    this.feats = new Int32Array(shared ? new SharedArrayBuffer(Math.max(1, cols) * 4) : new ArrayBuffer(cols * 4));
+  }
+
+  setFeatures(feats: Int32Array, count: number): void {
+    this.feats.set(feats.subarray(0, count));
+    this.count = count;
+    let dense = true;
+    for (let i = 0; i < count; i++) if (feats[i] !== i) dense = false;
+    this.dense = dense;
+  }
+
+  build(slot: number, start: number, end: number): void {
+    const d = this.data;
+    buildHistogram(
+      this.pool.view(slot),
+      d.bins,
+      d.cols,
+      this.gh,
+      this.idx,
+      start,
+      end,
+      this.feats,
+      0,
+      this.count,
+      this.dense,
+    );
+  }
+
+  async close(): Promise<void> {}
+}
+
+/**
+ * Below this many (row × feature) cells a histogram is built on the calling thread: waking
+ * a worker costs tens of microseconds.
+ */
+const MIN_PARALLEL_CELLS = 64 * 1024;
+
+/** How long to wait for workers before concluding one has died. */
+const WORKER_TIMEOUT_MS = 120_000;
+
+/**
+ * Spreads each histogram's features over the calling thread and `workers` worker threads.
+ * Every feature is still summed by one thread in row order, so the histograms are
+ * bit-identical to the serial builder's, and so is the model.
+ */
+class ThreadedBuilder extends SerialBuilder {
+  private readonly ctrl = new Int32Array(new SharedArrayBuffer(CTRL_SIZE * 4));
+  private readonly workers: Worker[] = [];
+  /** Feature-list boundaries: part p covers `feats[bounds[p]..bounds[p + 1])`. */
+  private readonly bounds: Int32Array;
+
+  constructor(data: BinnedMatrix, capacity: number, numWorkers: number) {
+    super(data, capacity, true);
+    this.bounds = new Int32Array(numWorkers + 2);
+    const { entry, eval: isEval } = workerEntry();
+    for (let w = 0; w < numWorkers; w++) {
+      const init: WorkerInit = {
+        index: w,
+        ctrl: this.ctrl.buffer as SharedArrayBuffer,
+        bins: data.bins.buffer as SharedArrayBuffer,
+        cols: data.cols,
+        gh: this.gh.buffer as SharedArrayBuffer,
+        idx: this.idx.buffer as SharedArrayBuffer,
+        feats: this.feats.buffer as SharedArrayBuffer,
+        pool: this.pool.buffer.buffer as SharedArrayBuffer,
+        slotSize: this.pool.slotSize,
+      };
+      const worker = new Worker(entry, { workerData: init, eval: isEval });
+      worker.unref();
+      this.workers.push(worker);
+    }
+  }
+
+  /** Resolves once every worker has loaded and is waiting for work. */
+  async ready(): Promise<void> {
+    await Promise.all(
+      this.workers.map(
+        (w) =>
+          new Promise<void>((resolve, reject) => {
+            const onError = (err: unknown) => reject(workerFailed(err));
+            w.once("message", () => {
+              w.off("error", onError);
+              resolve();
+            });
+            w.once("error", onError);
+          }),
+      ),
+    );
+  }
+
+  override setFeatures(feats: Int32Array, count: number): void {
+    super.setFeatures(feats, count);
+    const parts = this.workers.length + 1;
+    for (let p = 0; p <= parts; p++) this.bounds[p] = Math.round((count * p) / parts);
+  }
+
+  override build(slot: number, start: number, end: number): void {
+    if ((end - start) * this.count < MIN_PARALLEL_CELLS) {
+      super.build(slot, start, end);
+      return;
+    }
+    const c = this.ctrl;
+    const nw = this.workers.length;
+    c[CTRL.CMD] = Cmd.Build;
+    c[CTRL.SLOT] = slot;
+    c[CTRL.START] = start;
+    c[CTRL.END] = end;
+    c[CTRL.DENSE] = this.dense ? 1 : 0;
+    for (let w = 0; w < nw; w++) {
+      c[CTRL.PARTS + 2 * w] = this.bounds[w + 1]!;
+      c[CTRL.PARTS + 2 * w + 1] = this.bounds[w + 2]!;
+    }
+    Atomics.store(c, CTRL.DONE, 0);
+    Atomics.add(c, CTRL.SEQ, 1);
+    Atomics.notify(c, CTRL.SEQ);
+    const d = this.data;
+    buildHistogram(
+      this.pool.view(slot),
+      d.bins,
+      d.cols,
+      this.gh,
+      this.idx,
+      start,
+      end,
+      this.feats,
+      0,
+      this.bounds[1]!,
+      this.dense,
+    );
+    const deadline = Date.now() + WORKER_TIMEOUT_MS;
+    for (;;) {
+      const done = Atomics.load(c, CTRL.DONE);
+      if (done >= nw) break;
+      if (Atomics.wait(c, CTRL.DONE, done, 1000) === "timed-out" && Date.now() > deadline) {
+        throw new QuintetError("INTERNAL", "a histogram worker stopped responding", {
+          hint: "Train with threads: 1 and report this, with the data shape, as a bug.",
+        });
+      }
+    }
+    if (c[CTRL.ERROR] !== 0) {
+      throw new QuintetError("INTERNAL", "a histogram worker failed", {
+        hint: "Train with threads: 1 and report this, with the data shape, as a bug.",
+      });
+    }
+  }
+
+  override async close(): Promise<void> {
+    this.ctrl[CTRL.CMD] = Cmd.Exit;
+    Atomics.add(this.ctrl, CTRL.SEQ, 1);
+    Atomics.notify(this.ctrl, CTRL.SEQ);
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
+
+function workerFailed(err: unknown): QuintetError {
+  return new QuintetError("INTERNAL", `histogram worker failed to start: ${(err as Error)?.message ?? String(err)}`, {
+    cause: err,
+    hint: "Train with threads: 1 to avoid worker threads.",
+  });
+}
+
+/**
+ * How to start a worker. Built code runs `worker.js` directly. From source (tests,
+ * `--conditions=source`) the worker is `worker.ts`: a worker does not inherit the tsx
+ * loader, so a small bootstrap registers tsx's ESM hooks inside it first.
+ */
+function workerEntry(): { entry: URL | string; eval: boolean } {
+  if (!import.meta.url.endsWith(".ts")) return { entry: new URL("./worker.js", import.meta.url), eval: false };
+  const req = createRequire(import.meta.url);
+  const pkgPath = req.resolve("tsx/package.json");
+  const pkg = JSON.parse(readFileSync(pkgPath, "utf8")) as {
+    exports: Record<string, { import?: { default?: string } } | string>;
+  };
+  const api = pkg.exports["./esm/api"];
+  const rel = typeof api === "object" ? api.import?.default : undefined;
+  if (!rel) throw new QuintetError("INTERNAL", "cannot find tsx's ESM API to run the histogram worker from source");
+  const apiUrl = pathToFileURL(join(dirname(pkgPath), rel)).href;
+  const workerUrl = new URL("./worker.ts", import.meta.url).href;
+  const code = `import(${JSON.stringify(apiUrl)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(workerUrl)}); });`;
+  return { entry: code, eval: true };
+}
+
+/**
+ * A histogram builder over `data`: serial when `threads <= 1`, otherwise the calling thread
+ * plus `threads - 1` workers (their startup is awaited here).
+ */
+export async function createHistogramBuilder(
+  data: BinnedMatrix,
+  capacity: number,
+  threads: number,
+): Promise<HistogramBuilder> {
+  if (threads <= 1 || data.cols < 2) return new SerialBuilder(data, capacity, false);
+  if (!(data.bins.buffer instanceof SharedArrayBuffer)) {
+    throw new QuintetError("INTERNAL", "threaded histograms need bins in shared memory (binMatrix(..., true))");
+  }
+  const b = new ThreadedBuilder(data, capacity, Math.min(threads, data.cols) - 1);
+  try {
+    await b.ready();
+  } catch (err) {
+    await b.close();
+    throw err;
+  }
+  return b;
+}

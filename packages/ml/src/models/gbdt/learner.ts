@@ -1,0 +1,404 @@
+import type { Rng } from "../../datasets/rng.js";
+import { allocTree, MissingKind, SplitKind, type Tree } from "../ensemble/types.js";
+import { BIN_STRIDE, type BinnedMatrix, MAX_FLOAT32 } from "./binning.js";
+import type { HistogramBuilder } from "./builder.js";
+import { partitionRows, subtractHistogram } from "./histogram.js";
+import { leafWeight, SplitFinder, SplitInfo, type SplitParams } from "./split.js";
+
+/** How a tree grows. */
+export interface GrowParams extends SplitParams {
+  /** "depthwise" expands level by level (XGBoost); "lossguide" expands the best leaf first (LightGBM). */
+  growPolicy: "depthwise" | "lossguide";
+  /** Maximum depth; 0 = unlimited. */
+  maxDepth: number;
+  /** Maximum leaves; 0 = unlimited. */
+  maxLeaves: number;
+  /** Multiplies every leaf value. */
+  learningRate: number;
+  /** Fraction of the tree's features considered at each node (1 = all). */
+  colsampleByNode: number;
+}
+
+/**
+ * A grown tree plus what training needs to update margins without walking it again.
+ * The leaf and table arrays are the learner's own buffers: read them before the next grow.
+ */
+export interface GrownTree {
+  tree: Tree;
+  numLeaves: number;
+  /** Leaf node ids, and the `idx` range `[leafStart, leafEnd)` of the training rows in each. */
+  leafNode: Int32Array;
+  leafStart: Int32Array;
+  leafEnd: Int32Array;
+  /** Bin-space routing: node `n` sends bin `b` left when `tables[n * BIN_STRIDE + b] === 1`. */
+  tables: Uint8Array;
+}
+
+/** Routes row `r` of a binned matrix through a grown tree; returns the leaf node. */
+export function binnedLeaf(tree: Tree, tables: Uint8Array, data: BinnedMatrix, r: number): number {
+  const { left, right, feature } = tree;
+  const rb = r * data.cols;
+  let node = 0;
+  while (left[node] !== -1) {
+    const b = data.bins[rb + feature[node]!]!;
+    node = tables[node * BIN_STRIDE + b] === 1 ? left[node]! : right[node]!;
+  }
+  return node;
+}
+
+/** Per-node state of the tree being grown, in typed arrays reused from tree to tree. */
+class NodeStore {
+  cap = 0;
+  n = 0;
+  left = new Int32Array(0);
+  right = new Int32Array(0);
+  start = new Int32Array(0);
+  end = new Int32Array(0);
+  depth = new Int32Array(0);
+  g = new Float64Array(0);
+  h = new Float64Array(0);
+  /** Histogram slot held for the node, -1 when none. */
+  slot = new Int32Array(0);
+  /** Index of the node's pending split in the learner's split list, -1 when none. */
+  pending = new Int32Array(0);
+  feature = new Int32Array(0);
+  bin = new Int32Array(0);
+  categorical = new Uint8Array(0);
+  defaultLeft = new Uint8Array(0);
+  gain = new Float64Array(0);
+  tables = new Uint8Array(0);
+
+  constructor(initial: number) {
+    this.grow(initial);
+  }
+
+  private grow(cap: number): void {
+    const copy = <T extends Int32Array | Float64Array | Uint8Array>(a: T, size: number): T => {
+      const b = new (a.constructor as new (n: number) => T)(size);
+      b.set(a);
+      return b;
+    };
+    this.left = copy(this.left, cap);
+    this.right = copy(this.right, cap);
+    this.start = copy(this.start, cap);
+    this.end = copy(this.end, cap);
+    this.depth = copy(this.depth, cap);
+    this.g = copy(this.g, cap);
+    this.h = copy(this.h, cap);
+    this.slot = copy(this.slot, cap);
+    this.pending = copy(this.pending, cap);
+    this.feature = copy(this.feature, cap);
+    this.bin = copy(this.bin, cap);
+    this.categorical = copy(this.categorical, cap);
+    this.defaultLeft = copy(this.defaultLeft, cap);
+    this.gain = copy(this.gain, cap);
+    this.tables = copy(this.tables, cap * BIN_STRIDE);
+    this.cap = cap;
+  }
+
+  add(start: number, end: number, depth: number, g: number, h: number): number {
+    if (this.n === this.cap) this.grow(this.cap * 2);
+    const id = this.n++;
+    this.left[id] = -1;
+    this.right[id] = -1;
+    this.start[id] = start;
+    this.end[id] = end;
+    this.depth[id] = depth;
+    this.g[id] = g;
+    this.h[id] = h;
+    this.slot[id] = -1;
+    this.pending[id] = -1;
+    this.feature[id] = -1;
+    return id;
+  }
+
+  take(node: number, s: SplitInfo): void {
+    this.feature[node] = s.feature;
+    this.bin[node] = s.bin;
+    this.categorical[node] = s.categorical ? 1 : 0;
+    this.defaultLeft[node] = s.defaultLeft ? 1 : 0;
+    this.gain[node] = s.gain;
+    this.tables.set(s.goLeft, node * BIN_STRIDE);
+  }
+}
+
+/** Keep this many histogram slots free so a split can always build both children. */
+const RESERVE_SLOTS = 2;
+
+/**
+ * Grows one regression tree on gradient statistics over binned data: a histogram per
+ * node (the smaller child built, its sibling by subtraction from the parent), stable
+ * in-place row partitioning, and depth-wise or best-first expansion. All per-node state
+ * lives in buffers reused across trees.
+ */
+export class TreeLearner {
+  private readonly finder: SplitFinder;
+  private readonly scratch: Uint32Array;
+  private readonly nodeFeatures: Int32Array;
+  private readonly sampleBuf: Int32Array;
+  private readonly numBins: Int32Array;
+  /** Each feature's column of bins, for partitioning. */
+  private readonly columns: Uint8Array[] = [];
+  private readonly nodes = new NodeStore(64);
+  private readonly sums = new Float64Array(4);
+  /** Pending splits of candidate nodes; `freeSplits` holds the indices not in use. */
+  private readonly splits: SplitInfo[] = [];
+  private freeSplits: number[] = [];
+  private candidates: Int32Array = new Int32Array(64);
+  private leafNode = new Int32Array(64);
+  private leafStart = new Int32Array(64);
+  private leafEnd = new Int32Array(64);
+
+  constructor(
+    private readonly data: BinnedMatrix,
+    private readonly params: GrowParams,
+    private readonly builder: HistogramBuilder,
+  ) {
+    this.finder = new SplitFinder(data.layout, params);
+    this.scratch = new Uint32Array(data.rows);
+    this.nodeFeatures = new Int32Array(data.cols);
+    this.sampleBuf = new Int32Array(data.cols);
+    this.numBins = Int32Array.from(data.layout.features, (f) => f.numValueBins + 1);
+    const cb = data.colBins;
+    if (!cb) throw new Error("TreeLearner needs column-major bins: binMatrix(X, layout, shared, true)");
+    for (let f = 0; f < data.cols; f++) this.columns.push(cb.subarray(f * data.rows, (f + 1) * data.rows));
+  }
+
+  /**
+   * Grows a tree on the rows in `builder.idx[0..nRows)` (reordered in place, grouped by
+   * leaf on return) with the gradients in `builder.gh`, over `features[0..featureCount)`
+   * (ascending). `rng` draws the per-node feature samples.
+   */
+  grow(nRows: number, features: Int32Array, featureCount: number, rng: Rng): GrownTree {
+    const p = this.params;
+    const { idx, pool, gh } = this.builder;
+    const nodes = this.nodes;
+    nodes.n = 0;
+    pool.reset();
+    this.builder.setFeatures(features, featureCount);
+    let G = 0;
+    let H = 0;
+    for (let k = 0; k < nRows; k++) {
+      const r = idx[k]!;
+      G += gh[2 * r]!;
+      H += gh[2 * r + 1]!;
+    }
+    nodes.add(0, nRows, 0, G, H);
+    // Candidates: nodes with a pending split, in creation order (breadth-first).
+    let numCand = 0;
+    let head = 0;
+    let leaves = 1;
+    const prepare = (node: number, slot: number) => {
+      // `slot` holds the node's histogram: find its split, keep the slot if there is room.
+      const s = this.findSplit(slot, node, features, featureCount, rng);
+      if (s >= 0) {
+        nodes.pending[node] = s;
+        if (numCand === this.candidates.length) this.candidates = grown(this.candidates);
+        this.candidates[numCand++] = node;
+        if (pool.available > RESERVE_SLOTS) {
+          nodes.slot[node] = slot;
+          return;
+        }
+      }
+      pool.release(slot);
+    };
+    const buildAndPrepare = (node: number) => {
+      const slot = pool.acquire();
+      this.builder.build(slot, nodes.start[node]!, nodes.end[node]!);
+      prepare(node, slot);
+    };
+    if (this.canSplit(0)) buildAndPrepare(0);
+    while (head < numCand && (p.maxLeaves === 0 || leaves < p.maxLeaves)) {
+      let node: number;
+      if (p.growPolicy === "lossguide") {
+        // The best pending split; ties go to the older node so growth is deterministic.
+        let pick = head;
+        let best = this.splits[nodes.pending[this.candidates[head]!]!]!.gain;
+        for (let c = head + 1; c < numCand; c++) {
+          const gain = this.splits[nodes.pending[this.candidates[c]!]!]!.gain;
+          if (gain > best) {
+            best = gain;
+            pick = c;
+          }
+        }
+        node = this.candidates[pick]!;
+        this.candidates.copyWithin(pick, pick + 1, numCand);
+        numCand--;
+      } else {
+        node = this.candidates[head++]!;
+      }
+      this.split(node);
+      leaves++;
+      const l = nodes.left[node]!;
+      const r = nodes.right[node]!;
+      const lCan = this.canSplit(l);
+      const rCan = this.canSplit(r);
+      const parentSlot = nodes.slot[node]!;
+      nodes.slot[node] = -1;
+      const small = nodes.end[l]! - nodes.start[l]! <= nodes.end[r]! - nodes.start[r]! ? l : r;
+      const big = small === l ? r : l;
+      const smallCan = small === l ? lCan : rCan;
+      const bigCan = small === l ? rCan : lCan;
+      if (parentSlot >= 0 && bigCan) {
+        // Build the smaller child; the parent minus it is the bigger child.
+        const smallSlot = pool.acquire();
+        this.builder.build(smallSlot, nodes.start[small]!, nodes.end[small]!);
+        subtractHistogram(pool.view(parentSlot), pool.view(smallSlot), features, featureCount, this.numBins);
+        if (smallCan) prepare(small, smallSlot);
+        else pool.release(smallSlot);
+        prepare(big, parentSlot);
+        continue;
+      }
+      if (parentSlot >= 0) pool.release(parentSlot);
+      if (smallCan) buildAndPrepare(small);
+      if (bigCan) buildAndPrepare(big);
+    }
+    for (let c = head; c < numCand; c++) {
+      const node = this.candidates[c]!;
+      this.freeSplits.push(nodes.pending[node]!);
+      nodes.pending[node] = -1;
+    }
+    return this.finish();
+  }
+
+  /** Applies the pending split of `node`: partitions its rows and adds the two children. */
+  private split(node: number): void {
+    const nodes = this.nodes;
+    const s = this.splits[nodes.pending[node]!]!;
+    const start = nodes.start[node]!;
+    const end = nodes.end[node]!;
+    const sums = this.sums;
+    const mid = partitionRows(
+      this.builder.idx,
+      start,
+      end,
+      this.columns[s.feature]!,
+      s.goLeft,
+      this.builder.gh,
+      this.scratch,
+      sums,
+    );
+    nodes.take(node, s);
+    const depth = nodes.depth[node]! + 1;
+    // Children sums come from the partitioned rows, not from the histogram, so leaf
+    // values carry no subtraction rounding.
+    const l = nodes.add(start, mid, depth, sums[0]!, sums[1]!);
+    const r = nodes.add(mid, end, depth, sums[2]!, sums[3]!);
+    nodes.left[node] = l;
+    nodes.right[node] = r;
+    this.freeSplits.push(nodes.pending[node]!);
+    nodes.pending[node] = -1;
+  }
+
+  private canSplit(node: number): boolean {
+    const p = this.params;
+    const nodes = this.nodes;
+    if (p.maxDepth > 0 && nodes.depth[node]! >= p.maxDepth) return false;
+    if (nodes.end[node]! - nodes.start[node]! < 2) return false;
+    return nodes.h[node]! >= 2 * p.minChildWeight;
+  }
+
+  /** Finds the split of `node` from histogram `slot`; returns its index in `splits`, or -1. */
+  private findSplit(slot: number, node: number, features: Int32Array, count: number, rng: Rng): number {
+    let fs = features;
+    let n = count;
+    if (this.params.colsampleByNode < 1) {
+      n = Math.max(1, Math.round(count * this.params.colsampleByNode));
+      sampleFeatures(features, count, n, rng, this.nodeFeatures, this.sampleBuf);
+      fs = this.nodeFeatures;
+    }
+    let s = this.freeSplits.pop();
+    if (s === undefined) {
+      s = this.splits.length;
+      this.splits.push(new SplitInfo());
+    }
+    const info = this.splits[s]!;
+    this.finder.find(this.builder.pool.view(slot), this.nodes.g[node]!, this.nodes.h[node]!, fs, n, info);
+    if (info.found) return s;
+    this.freeSplits.push(s);
+    return -1;
+  }
+
+  private finish(): GrownTree {
+    const p = this.params;
+    const nodes = this.nodes;
+    const tree = allocTree(nodes.n);
+    if (this.leafNode.length < nodes.n) {
+      this.leafNode = new Int32Array(nodes.cap);
+      this.leafStart = new Int32Array(nodes.cap);
+      this.leafEnd = new Int32Array(nodes.cap);
+    }
+    let numLeaves = 0;
+    for (let i = 0; i < nodes.n; i++) {
+      tree.value[i] = leafWeight(nodes.g[i]!, nodes.h[i]!, p) * p.learningRate;
+      tree.cover[i] = nodes.h[i]!;
+      tree.missing[i] = MissingKind.NaN;
+      if (nodes.left[i] === -1) {
+        this.leafNode[numLeaves] = i;
+        this.leafStart[numLeaves] = nodes.start[i]!;
+        this.leafEnd[numLeaves++] = nodes.end[i]!;
+        continue;
+      }
+      tree.left[i] = nodes.left[i]!;
+      tree.right[i] = nodes.right[i]!;
+      const f = nodes.feature[i]!;
+      const fb = this.data.layout.features[f]!;
+      tree.feature[i] = f;
+      tree.gain[i] = nodes.gain[i]!;
+      tree.defaultLeft[i] = nodes.defaultLeft[i]!;
+      if (nodes.categorical[i] === 1) {
+        tree.kind[i] = SplitKind.Categorical;
+        // The stored set is the side missing does not take, so codes unseen in training
+        // (binned as missing) and missing values go the same way in bin and value space.
+        const wantLeft = nodes.defaultLeft[i] === 1 ? 0 : 1;
+        const codes: number[] = [];
+        const t = i * BIN_STRIDE;
+        for (let b = 1; b <= fb.numValueBins; b++) if (nodes.tables[t + b] === wantLeft) codes.push(fb.codes[b - 1]!);
+        tree.categories[i] = Int32Array.from(codes);
+        tree.categoryLeft[i] = wantLeft;
+      } else {
+        tree.kind[i] = SplitKind.LessThan;
+        const bin = nodes.bin[i]!;
+        // "Every value left, missing right" has no cut above it: any float32 is below MAX_FLOAT32.
+        tree.threshold[i] = bin <= fb.cuts.length ? fb.cuts[bin - 1]! : MAX_FLOAT32;
+      }
+    }
+    return {
+      tree,
+      numLeaves,
+      leafNode: this.leafNode,
+      leafStart: this.leafStart,
+      leafEnd: this.leafEnd,
+      tables: nodes.tables,
+    };
+  }
+}
+
+function grown(a: Int32Array): Int32Array<ArrayBuffer> {
+  const b = new Int32Array(a.length * 2);
+  b.set(a);
+  return b;
+}
+
+/**
+ * Picks `k` of `features[0..count)` without replacement into `out[0..k)`, ascending.
+ * `tmp` is scratch of at least `count` entries.
+ */
+export function sampleFeatures(
+  features: Int32Array,
+  count: number,
+  k: number,
+  rng: Rng,
+  out: Int32Array,
+  tmp: Int32Array,
+): void {
+  tmp.set(features.subarray(0, count));
+  for (let i = 0; i < k; i++) {
+    const j = i + Math.floor(rng.next() * (count - i));
+    const t = tmp[i]!;
+    tmp[i] = tmp[j]!;
+    tmp[j] = t;
+  }
+  out.set(tmp.subarray(0, k));
+  out.subarray(0, k).sort();
+}
