@@ -133,8 +133,6 @@ export class StoreSpanExporter implements SpanExporter {
       const compiled = db
         .insertInto("spans")
         .values(Array.from({ length: n }, () => row))
-        // A span exported twice (two processors on one provider) is kept once.
-        .onConflict((oc) => oc.columns(["trace_id", "span_id"]).doNothing())
         .compile();
       if (compiled.parameters.length !== n * COLUMNS.length) throw new Error("unexpected span insert shape");
       text = compiled.sql;

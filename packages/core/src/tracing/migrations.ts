@@ -26,9 +26,12 @@ export const tracingMigrations: Migration[] = [
         .addColumn("status", "text", (c) => c.notNull())
         .addColumn("error_code", "text")
         .addColumn("error_message", "text")
-        // Leading trace_id makes the key the by-trace index as well.
-        .addPrimaryKeyConstraint("spans_pk", ["trace_id", "span_id"])
         .execute();
+      // No (trace_id, span_id) key: entries of one trace would then sit in span-id order,
+      // which is random, and every batch of a long trace would rewrite pages all over the
+      // index. Keyed on trace_id alone, a trace's entries follow insertion order and new
+      // traces (time-ordered ids, see ids.ts) append at the end.
+      await db.schema.createIndex("spans_trace").on("spans").column("trace_id").execute();
       await db.schema.createIndex("spans_kind_start").on("spans").columns(["kind", "start_ms"]).execute();
       await db.schema.createIndex("spans_start").on("spans").column("start_ms").execute();
     },
