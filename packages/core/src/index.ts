@@ -5,6 +5,7 @@
 export * from "./artifacts/index.js";
 export * from "./config/index.js";
 export * from "./errors/index.js";
+export * from "./jobs/index.js";
 export * from "./logging/index.js";
 export * from "./report/index.js";
 export * from "./store/index.js";
