@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
+import { Readable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
 import { IntegrityError, NotFoundError, ValidationError } from "../errors/errors.js";
 import type { Store } from "../store/store.js";
@@ -294,6 +295,7 @@ export function artifactConformance(label: string, open: () => Promise<Store>): 
       await expect(artifacts.has(sha("never stored"))).resolves.toBe(false);
       await expect(artifacts.put(42 as never)).rejects.toBeInstanceOf(ValidationError);
       await expect(artifacts.putStream("not a stream" as never)).rejects.toBeInstanceOf(ValidationError);
+      await expect(artifacts.putStream(Readable.from([{ row: 1 }]))).rejects.toThrow(/bytes or strings/);
       await expect(artifacts.put("x", { mediaType: "not a media type" })).rejects.toThrow(/mediaType/);
       await expect(artifacts.put("x", { labels: { "bad key!": "v" } })).rejects.toThrow(/labels/);
       await expect(artifacts.put("x", { unknown: 1 } as never)).rejects.toBeInstanceOf(ValidationError);

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { type FileHandle, mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { ValidationError } from "../errors/errors.js";
 
 /** What streaming a source into a temp file produced. */
 export interface WrittenTemp {
@@ -31,7 +32,9 @@ export async function writeTemp(source: AsyncIterable<Uint8Array | string>, tmpD
     for await (const chunk of source) {
       const buf = typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk;
       if (!(buf instanceof Uint8Array)) {
-        throw new TypeError(`artifact streams must yield bytes or strings, got ${typeof chunk}`);
+        throw new ValidationError(`artifact streams must yield bytes or strings, got ${typeof chunk}`, {
+          hint: "Use a byte stream (not object mode), or serialise the objects first.",
+        });
       }
       hash.update(buf);
       size += buf.length;
