@@ -7,3 +7,4 @@ export * from "./agent/index.js";
 export * from "./control/index.js";
 export * from "./memory/index.js";
 export * from "./runs/index.js";
+export * from "./tools/index.js";
