@@ -35,10 +35,10 @@ describe("MCP client against @modelcontextprotocol/server-everything (stdio)", (
       const tools = await mcp.tools();
       const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
       expect(Object.keys(byName)).toEqual(expect.arrayContaining(["everything_echo", "everything_get-sum"]));
-      expect(byName["everything_echo"]!.sideEffects).toBe(false);
+      expect(byName.everything_echo!.sideEffects).toBe(false);
       expect(byName["everything_get-sum"]!.spec.parameters).toMatchObject({ properties: { a: { type: "number" } } });
       const ctx = { signal: new AbortController().signal, callId: "c", step: 1 };
-      expect(await byName["everything_echo"]!.execute({ message: "hi" }, ctx)).toBe("Echo: hi");
+      expect(await byName.everything_echo!.execute({ message: "hi" }, ctx)).toBe("Echo: hi");
       expect(await byName["everything_get-sum"]!.execute({ a: 2, b: 40 }, ctx)).toContain("42");
       expect(byName["everything_get-sum"]!.parameters.safeParse({ a: "2" }).success).toBe(false);
       await expect(mcp.tools({ include: ["nope"] })).rejects.toThrow(/has no tool named nope/);
