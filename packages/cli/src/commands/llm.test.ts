@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { openStore, SpanQuery } from "@quintet/core";
 import { type FakeOpenAI, startFakeOpenAI } from "@quintet/llm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { run } from "../program.js";
@@ -38,20 +39,14 @@ async function quintet(args: string[], o: { cwd?: string; env?: NodeJS.ProcessEn
 }
 
 describe("quintet llm chat", () => {
-  it("streams the answer to stdout, then model, tokens, cost and latency to stderr", async () => {
+  it("streams the answer to stdout, then model, tokens, cost, latency and trace id to stderr", async () => {
     fake.script.chat({ content: "Hello there, friend.", usage: { inputTokens: 1000, outputTokens: 200 } });
-    const r = await quintet([
-      "llm",
-      "chat",
-      "--model",
-      "openai:gpt-4o-mini",
-      "--system",
-      "Be brief.",
-      "-t",
-      "0.2",
-      "Hi!",
-    ]);
-    expect(r.err).toMatch(/^openai:gpt-4o-mini · 1000 in \/ 200 out tokens · \$0\.00027 · \d+ ms\n$/);
+    const dir = project();
+    const args = ["llm", "chat", "--model", "openai:gpt-4o-mini", "--system", "Be brief.", "-t", "0.2", "Hi!"];
+    const r = await quintet(args, { cwd: dir });
+    expect(r.err).toMatch(
+      /^openai:gpt-4o-mini · 1000 in \/ 200 out tokens · \$0\.00027 · \d+ ms · trace [0-9a-f]{32}\n$/,
+    );
     expect(r.code).toBe(0);
     expect(r.out).toBe("Hello there, friend.\n");
     const sent = fake.chatRequests()[0];
@@ -64,6 +59,25 @@ describe("quintet llm chat", () => {
         { role: "user", content: "Hi!" },
       ],
     });
+    // The call is in the project trace, under the id printed.
+    const traceId = /trace ([0-9a-f]{32})/.exec(r.err)![1]!;
+    const store = await openStore({ url: `sqlite:${join(dir, ".quintet", "quintet.db")}` });
+    try {
+      const spans = await new SpanQuery(store).trace(traceId);
+      expect(spans).toHaveLength(1);
+      expect(spans[0]).toMatchObject({
+        kind: "llm.call",
+        inputTokens: 1000,
+        outputTokens: 200,
+        attributes: { provider: "openai", model: "gpt-4o-mini", operation: "stream", temperature: 0.2 },
+      });
+    } finally {
+      await store.close();
+    }
+    fake.script.chat({ content: "quiet" });
+    const untraced = await quintet(["llm", "chat", "--no-trace", "-m", "openai:gpt-4o-mini", "x"]);
+    expect(untraced.code).toBe(0);
+    expect(untraced.err).not.toContain("trace");
   });
 
   it("prints the whole result as JSON with --json, taking the model from QUINTET_LLM or the config file", async () => {
@@ -79,6 +93,7 @@ describe("quintet llm chat", () => {
     expect(r.code).toBe(0);
     const result = JSON.parse(r.out);
     expect(result).toMatchObject({
+      traceId: expect.stringMatching(/^[0-9a-f]{32}$/),
       text: "4",
       model: "openai:gpt-4o",
       finishReason: "stop",

@@ -1,4 +1,5 @@
-import type { ChatMessage, GenerateResult, ModelPrice } from "@quintet/llm";
+import type { Store, Tracing } from "@quintet/core";
+import type { ChatMessage, GenerateResult, ModelPrice, SpanRunner } from "@quintet/llm";
 import { type Command, InvalidArgumentError } from "commander";
 import type { CliContext } from "../context.js";
 import { UsageError } from "../exit-codes.js";
@@ -35,6 +36,27 @@ interface ChatOptions {
   temperature?: number;
   maxTokens?: number;
   timeout?: number;
+  trace: boolean;
+}
+
+/**
+ * Records the call in the project trace (so `quintet traces` shows it). Best effort: a chat
+ * still works when the store cannot be opened, and says that it was not recorded.
+ */
+async function openTrace(
+  ctx: CliContext,
+  config: Awaited<ReturnType<CliContext["loadConfig"]>>,
+): Promise<{ store: Store; tracing: Tracing } | undefined> {
+  const { formatError, startTracing } = await import("@quintet/core");
+  let store: Store | undefined;
+  try {
+    store = await ctx.openStore(config);
+    return { store, tracing: await startTracing(store) };
+  } catch (err) {
+    await store?.close();
+    ctx.out.status(ctx.out.c.dim(`not recorded in the trace: ${formatError(err)}`));
+    return undefined;
+  }
 }
 
 async function chat(ctx: CliContext, message: string, opts: ChatOptions): Promise<void> {
@@ -59,7 +81,19 @@ async function chat(ctx: CliContext, message: string, opts: ChatOptions): Promis
       throw new UsageError(e.message, e.hint);
     }
   }
-  const llm = createLlm(uri, { env: ctx.env, ...(opts.timeout !== undefined ? { timeoutMs: opts.timeout } : {}) });
+  const { withSpan } = await import("@quintet/core");
+  let traceId: string | undefined;
+  const tracer: SpanRunner = (kind, name, attrs, fn) =>
+    withSpan(kind, name, attrs, (span) => {
+      if (span.recording) traceId = span.traceId;
+      return fn(span);
+    });
+  const llm = createLlm(uri, {
+    env: ctx.env,
+    tracer,
+    ...(opts.timeout !== undefined ? { timeoutMs: opts.timeout } : {}),
+  });
+  const trace = opts.trace ? await openTrace(ctx, config) : undefined;
   const messages: ChatMessage[] = [
     ...(opts.system ? [{ role: "system" as const, content: opts.system }] : []),
     { role: "user", content: message },
@@ -81,6 +115,8 @@ async function chat(ctx: CliContext, message: string, opts: ChatOptions): Promis
     if (wrote) ctx.io.stdout.write("\n");
     // A local model holds native memory and threads; free them so the process can end.
     await (llm as { close?: () => Promise<void> }).close?.();
+    await trace?.tracing.shutdown();
+    await trace?.store.close();
   }
   if (!result) {
     throw new QuintetError("PROVIDER_ERROR", `${uri} ended the stream without a result`, {
@@ -88,14 +124,14 @@ async function chat(ctx: CliContext, message: string, opts: ChatOptions): Promis
     });
   }
   const r = result;
-  if (ctx.out.json) ctx.out.result(r);
+  if (ctx.out.json) ctx.out.result({ ...r, ...(traceId ? { traceId } : {}) });
   else {
     const u = r.usage;
     ctx.out.status(
       ctx.out.c.dim(
         `${r.model} · ${u.inputTokens} in / ${u.outputTokens} out tokens · ${usd(r.costUsd)} · ${r.latencyMs} ms${
           r.finishReason === "stop" ? "" : ` · finish: ${r.finishReason}`
-        }`,
+        }${traceId ? ` · trace ${traceId}` : ""}`,
       ),
     );
   }
@@ -161,9 +197,10 @@ export function register(program: Command, ctx: CliContext): void {
     .option("-t, --temperature <t>", "sampling temperature (0-2)", number("temperature", 0, 2))
     .option("--max-tokens <n>", "longest answer, in tokens", integer("--max-tokens", 1))
     .option("--timeout <ms>", "give up on a silent provider after this long (default 60000)", integer("--timeout", 1))
+    .option("--no-trace", "do not record the call in the project trace (quintet traces)")
     .addHelpText(
       "after",
-      '\nThe answer streams to stdout; model, tokens, cost and latency follow on stderr.\nWith --json nothing streams: one JSON document with text, usage, costUsd, finishReason and latencyMs.\n\nExamples:\n  quintet llm chat "Summarise RFC 9110 in one line"\n  quintet llm chat -m anthropic:claude-3-5-haiku-latest -s "Answer in French" "Hello"\n  quintet llm chat --json "2+2?" | jq .usage',
+      '\nThe answer streams to stdout; model, tokens, cost, latency and the trace id follow on stderr.\nWith --json nothing streams: one JSON document with text, usage, costUsd, finishReason and latencyMs.\n\nExamples:\n  quintet llm chat "Summarise RFC 9110 in one line"\n  quintet llm chat -m anthropic:claude-3-5-haiku-latest -s "Answer in French" "Hello"\n  quintet llm chat --json "2+2?" | jq .usage',
     )
     .action((message: string, opts: ChatOptions) => chat(ctx, message, opts));
 
