@@ -3,6 +3,7 @@
  * and explanations.
  */
 
+export * from "./data/index.js";
 export * from "./datasets/index.js";
 export * from "./interop/index.js";
 export * from "./metrics/index.js";

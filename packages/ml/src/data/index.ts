@@ -1,0 +1,10 @@
+export * from "./clean.js";
+export { readTableIntoFrame, withDuckDB } from "./duckdb.js";
+export * from "./frame.js";
+export * from "./load.js";
+export * from "./parse.js";
+export * from "./profile.js";
+export * from "./records.js";
+export * from "./schema.js";
+export * from "./stats.js";
+export * from "./target.js";
