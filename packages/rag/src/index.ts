@@ -4,4 +4,5 @@
 export * from "./chunking/index.js";
 export * from "./documents/index.js";
 export * from "./index/index.js";
+export * from "./retrieval/index.js";
 export * from "./sources/index.js";
