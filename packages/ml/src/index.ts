@@ -8,5 +8,6 @@ export * from "./datasets/index.js";
 export * from "./interop/index.js";
 export * from "./metrics/index.js";
 export * from "./models/ensemble/index.js";
+export * from "./models/forest/index.js";
 export * from "./models/gbdt/index.js";
 export * from "./models/predict/index.js";

@@ -31,11 +31,13 @@ export interface HistogramBuilder {
  */
 const POOL_BYTES = 256 * 1024 * 1024;
 
-/** Histogram slots for trees of this shape: as many as can be held at once, within POOL_BYTES. */
+/**
+ * Histogram slots for trees of this shape: as many as can be pending at once (the
+ * frontier for a leaf budget, one per level for depth-first growth), within POOL_BYTES.
+ * A learner that runs out builds both children instead of subtracting.
+ */
 export function poolCapacity(cols: number, maxDepth: number, maxLeaves: number): number {
-  let needed = Number.POSITIVE_INFINITY;
-  if (maxDepth > 0) needed = 2 ** Math.min(maxDepth, 20);
-  if (maxLeaves > 0) needed = Math.min(needed, 2 * maxLeaves);
+  const needed = maxLeaves > 0 ? 2 * maxLeaves : maxDepth > 0 ? maxDepth : 128;
   const byMemory = Math.floor(POOL_BYTES / (Math.max(1, cols) * 4096));
   return Math.max(4, Math.min(needed + 4, byMemory));
 }

@@ -184,7 +184,7 @@ export class TreeLearner {
       H += gh[2 * r + 1]!;
     }
     nodes.add(0, nRows, 0, G, H);
-    // Candidates: nodes with a pending split, in creation order (breadth-first).
+    // Candidates: nodes with a pending split, in creation order.
     let numCand = 0;
     let head = 0;
     let leaves = 1;
@@ -224,6 +224,10 @@ export class TreeLearner {
         node = this.candidates[pick]!;
         this.candidates.copyWithin(pick, pick + 1, numCand);
         numCand--;
+      } else if (p.maxLeaves === 0) {
+        // Without a leaf budget the order does not change the tree: depth-first keeps at
+        // most one pending histogram per level, so deep trees fit a small pool.
+        node = this.candidates[--numCand]!;
       } else {
         node = this.candidates[head++]!;
       }
