@@ -5,6 +5,7 @@
 
 export * from "./data/index.js";
 export * from "./datasets/index.js";
+export * from "./eval/index.js";
 export * from "./interop/index.js";
 export * from "./metrics/index.js";
 export * from "./models/ensemble/index.js";

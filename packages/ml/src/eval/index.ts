@@ -1,0 +1,2 @@
+export * from "./cross-validate.js";
+export * from "./splits.js";
