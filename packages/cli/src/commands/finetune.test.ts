@@ -311,6 +311,9 @@ describe("quintet finetune adapter", () => {
     expect(ls).toEqual([
       expect.objectContaining({ name: "billing", architecture: "llama", description: "billing answers", scale: 1 }),
     ]);
+    // The file now lives in the project's artifact store.
+    expect(ls[0].path.startsWith(join(dir, ".quintet", "artifacts", "sha256"))).toBe(true);
+    expect(readFileSync(ls[0].path)).toEqual(readFileSync(join(dir, "billing.gguf")));
     const notAdapter = await quintet(["finetune", "adapter", "add", "oops", "base.gguf", "--base", "x"], dir);
     expect(notAdapter.code).toBe(1);
     expect(notAdapter.err).toMatch(/is not a LoRA adapter/);

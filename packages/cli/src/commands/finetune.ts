@@ -1,6 +1,13 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
-import type { DatasetProblem, DatasetReport, FineTuneClient, FineTuneEvent, FineTuneJob } from "@quintet/llm";
+import type {
+  AdapterStores,
+  DatasetProblem,
+  DatasetReport,
+  FineTuneClient,
+  FineTuneEvent,
+  FineTuneJob,
+} from "@quintet/llm";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import type { CliContext } from "../context.js";
 import { EXIT, UsageError } from "../exit-codes.js";
@@ -159,6 +166,18 @@ async function follow(
     },
   });
   return { job, events };
+}
+
+/** The project's store and its artifact store (adapter files live there), closed afterwards. */
+async function withAdapterStores<T>(ctx: CliContext, fn: (stores: AdapterStores) => Promise<T>): Promise<T> {
+  const config = await ctx.loadConfig();
+  const store = await ctx.openStore(config);
+  try {
+    const { ArtifactStore } = await import("@quintet/core");
+    return await fn({ store, artifacts: await ArtifactStore.open({ home: config.home, store }) });
+  } finally {
+    await store.close();
+  }
 }
 
 function exitFor(ctx: CliContext, job: FineTuneJob): void {
@@ -467,17 +486,15 @@ export function register(program: Command, ctx: CliContext): void {
       return n;
     })
     .option("-d, --description <text>", "what it was trained for")
-    .description("Register an adapter file as a version (its sha256) of a named adapter")
+    .description("Store an adapter file in the project's artifacts as a version (its sha256) of a named adapter")
     .addHelpText(
       "after",
       "\nExample:\n  quintet finetune adapter add support ./out/support-lora.gguf --base llama:./models/qwen2.5-0.5b.gguf",
     )
     .action(async (name: string, file: string, opts: { base: string; scale?: number; description?: string }) => {
-      const config = await ctx.loadConfig();
-      const store = await ctx.openStore(config);
-      try {
+      await withAdapterStores(ctx, async (stores) => {
         const { registerAdapter } = await import("@quintet/llm");
-        const rec = await registerAdapter(store, {
+        const rec = await registerAdapter(stores, {
           name,
           path: file,
           cwd: ctx.cwd,
@@ -490,9 +507,7 @@ export function register(program: Command, ctx: CliContext): void {
           (r) =>
             `${r.created ? "Registered" : "Already registered:"} ${r.name}@${r.version.slice(0, 12)} (${r.architecture}, base ${r.baseModel})`,
         );
-      } finally {
-        await store.close();
-      }
+      });
     });
 
   adapter
@@ -500,11 +515,9 @@ export function register(program: Command, ctx: CliContext): void {
     .argument("[name]", "only this adapter's versions")
     .description("List registered adapters, newest first")
     .action(async (name: string | undefined) => {
-      const config = await ctx.loadConfig();
-      const store = await ctx.openStore(config);
-      try {
+      await withAdapterStores(ctx, async (stores) => {
         const { listAdapters } = await import("@quintet/llm");
-        const rows = await listAdapters(store, name);
+        const rows = await listAdapters(stores, name);
         ctx.out.result(rows, (list) =>
           list.length === 0
             ? "No adapters registered. Add one with `quintet finetune adapter add <name> <file.gguf> --base <model>`."
@@ -515,8 +528,6 @@ export function register(program: Command, ctx: CliContext): void {
                 )
                 .join("\n"),
         );
-      } finally {
-        await store.close();
-      }
+      });
     });
 }

@@ -1,19 +1,20 @@
 import { createHash } from "node:crypto";
-import { appendFileSync, mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openStore, QuintetError, type Store } from "@quintet/core";
+import { ArtifactStore, openStore, QuintetError, type Store } from "@quintet/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLocalLlm, unloadLocalModels } from "../providers/local/index.js";
 import type { GenerateRequest } from "../providers/types.js";
 import { type TinyLlamaInfo, writeTinyLlamaGguf, writeTinyLoraGguf } from "../testing/gguf/index.js";
-import { listAdapters, registerAdapter, resolveAdapter } from "./index.js";
+import { type AdapterStores, listAdapters, registerAdapter, resolveAdapter } from "./index.js";
 
 // One thread: the machine has 2 cores shared with other test files.
 const THREADS = 1;
 
 let dir: string;
 let store: Store;
+let stores: AdapterStores;
 let base: TinyLlamaInfo;
 let basePath: string;
 let loraA: string;
@@ -39,7 +40,8 @@ const ask: GenerateRequest = {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "quintet-adapters-"));
-  store = await openStore({ url: `sqlite:${join(dir, "quintet.db")}` });
+  store = await openStore({ url: `sqlite:${join(dir, "home", "quintet.db")}` });
+  stores = { store, artifacts: await ArtifactStore.open({ home: join(dir, "home"), store }) };
   basePath = join(dir, "base.gguf");
   base = writeTinyLlamaGguf(basePath, { seed: 5, nLayers: 2, nEmbd: 64, nHead: 4, nFf: 128, ctx: 512 });
   loraA = join(dir, "support-a.gguf");
@@ -55,8 +57,8 @@ afterAll(async () => {
 });
 
 describe("adapter registry", () => {
-  it("registers GGUF LoRA adapters as content-hashed versions checked against their base model", async () => {
-    const first = await registerAdapter(store, {
+  it("registers GGUF LoRA adapters as artifacts, versioned by content and checked against their base model", async () => {
+    const first = await registerAdapter(stores, {
       name: "support",
       path: loraA,
       baseModel: `llama:${basePath}`,
@@ -65,8 +67,9 @@ describe("adapter registry", () => {
     expect(first).toMatchObject({
       name: "support",
       version: sha(loraA),
+      digest: `sha256:${sha(loraA)}`,
       baseModel: `llama:${basePath}`,
-      path: loraA,
+      sourcePath: loraA,
       architecture: "llama",
       alpha: 4,
       scale: 1,
@@ -74,30 +77,40 @@ describe("adapter registry", () => {
       created: true,
     });
     // Same bytes again: the same version, nothing new.
-    const again = await registerAdapter(store, { name: "support", path: loraA, baseModel: `llama:${basePath}` });
+    const again = await registerAdapter(stores, { name: "support", path: loraA, baseModel: `llama:${basePath}` });
     expect(again).toMatchObject({ version: first.version, created: false, description: "tickets v1" });
 
     await new Promise((r) => setTimeout(r, 5)); // distinct creation times order the versions
-    const second = await registerAdapter(store, {
+    const second = await registerAdapter(stores, {
       name: "support",
       path: "support-b.gguf",
       cwd: dir,
       baseModel: "llama:base.gguf",
       scale: 0.5,
     });
-    expect(second).toMatchObject({ version: sha(loraB), path: loraB, baseModel: `llama:${basePath}`, scale: 0.5 });
+    expect(second).toMatchObject({
+      version: sha(loraB),
+      sourcePath: loraB,
+      baseModel: `llama:${basePath}`,
+      scale: 0.5,
+    });
+    // The file served is the artifact's copy, inside the home, with the same bytes.
+    expect(second.path.startsWith(join(dir, "home", "artifacts"))).toBe(true);
+    expect(sha(second.path)).toBe(second.version);
+    const stored = await stores.artifacts.stat(second.digest);
+    expect(stored).toMatchObject({ name: "support.gguf", labels: { kind: "lora-adapter", architecture: "llama" } });
 
-    expect((await listAdapters(store, "support")).map((a) => a.version)).toEqual([second.version, first.version]);
-    expect((await resolveAdapter(store, "support")).version).toBe(second.version);
-    const pinned = await resolveAdapter(store, `support@${first.version.slice(0, 8)}`);
+    expect((await listAdapters(stores, "support")).map((a) => a.version)).toEqual([second.version, first.version]);
+    expect((await resolveAdapter(stores, "support")).version).toBe(second.version);
+    const pinned = await resolveAdapter(stores, `support@${first.version.slice(0, 8)}`);
     expect(pinned.version).toBe(first.version);
-    expect(pinned.lora).toEqual({ path: loraA, scale: 1 });
-    expect((await resolveAdapter(store, "support", { scale: 0.25 })).lora).toEqual({ path: loraB, scale: 0.25 });
+    expect(pinned.lora).toEqual({ path: first.path, scale: 1 });
+    expect((await resolveAdapter(stores, "support", { scale: 0.25 })).lora).toEqual({ path: second.path, scale: 0.25 });
   });
 
   it("serves a resolved adapter through the local provider", async () => {
-    await registerAdapter(store, { name: "served", path: loraA, baseModel: `llama:${basePath}` });
-    const adapter = await resolveAdapter(store, "served");
+    await registerAdapter(stores, { name: "served", path: loraA, baseModel: `llama:${basePath}` });
+    const adapter = await resolveAdapter(stores, "served");
     const plain = await createLocalLlm(basePath, { contextSize: 256, threads: THREADS });
     const tuned = await createLocalLlm(basePath, { contextSize: 256, threads: THREADS, lora: [adapter.lora] });
     try {
@@ -113,7 +126,7 @@ describe("adapter registry", () => {
   });
 
   it("refuses files that are not LoRA adapters, adapters for another base, and bad input", async () => {
-    const notAdapter = await errorOf(registerAdapter(store, { name: "x", path: basePath, baseModel: "some-model" }));
+    const notAdapter = await errorOf(registerAdapter(stores, { name: "x", path: basePath, baseModel: "some-model" }));
     expect(notAdapter.code).toBe("VALIDATION_FAILED");
     expect(notAdapter.message).toMatch(/is not a LoRA adapter \(general\.type is "model"/);
 
@@ -122,53 +135,56 @@ describe("adapter registry", () => {
     const foreign = join(dir, "foreign.gguf");
     writeTinyLoraGguf(foreign, otherBase, { seed: 1 });
     const misfit = await errorOf(
-      registerAdapter(store, { name: "foreign", path: foreign, baseModel: `llama:${basePath}` }),
+      registerAdapter(stores, { name: "foreign", path: foreign, baseModel: `llama:${basePath}` }),
     );
     expect(misfit.code).toBe("VALIDATION_FAILED");
     expect(misfit.message).toMatch(
       /does not fit the base model .*blk\.0\.attn_q\.weight\.lora_a is \[32, 4\] but blk\.0\.attn_q\.weight is \[64, 64\]/,
     );
     // An id that is not a local file cannot be checked, and is recorded as given.
-    const remote = await registerAdapter(store, { name: "foreign", path: foreign, baseModel: "Qwen/Qwen2.5-0.5B" });
+    const remote = await registerAdapter(stores, { name: "foreign", path: foreign, baseModel: "Qwen/Qwen2.5-0.5B" });
     expect(remote.baseModel).toBe("Qwen/Qwen2.5-0.5B");
     const conflict = await errorOf(
-      registerAdapter(store, { name: "foreign", path: foreign, baseModel: `llama:${otherBasePath}` }),
+      registerAdapter(stores, { name: "foreign", path: foreign, baseModel: `llama:${otherBasePath}` }),
     );
     expect(conflict.code).toBe("CONFLICT");
 
-    expect((await errorOf(registerAdapter(store, { name: "bad name", path: loraA, baseModel: "m" }))).code).toBe(
+    expect((await errorOf(registerAdapter(stores, { name: "bad name", path: loraA, baseModel: "m" }))).code).toBe(
       "VALIDATION_FAILED",
     );
-    expect((await errorOf(registerAdapter(store, { name: "y", path: loraA, baseModel: " " }))).message).toMatch(
+    expect((await errorOf(registerAdapter(stores, { name: "y", path: loraA, baseModel: " " }))).message).toMatch(
       /baseModel is required/,
     );
     expect(
-      (await errorOf(registerAdapter(store, { name: "y", path: join(dir, "nope.gguf"), baseModel: "m" }))).code,
+      (await errorOf(registerAdapter(stores, { name: "y", path: join(dir, "nope.gguf"), baseModel: "m" }))).code,
     ).toBe("NOT_FOUND");
-    expect((await errorOf(resolveAdapter(store, "unknown"))).code).toBe("NOT_FOUND");
-    expect((await errorOf(resolveAdapter(store, "support@ffffffff"))).message).toMatch(/has no version ffffffff/);
-    expect((await errorOf(resolveAdapter(store, "support@xyz"))).code).toBe("VALIDATION_FAILED");
+    expect((await errorOf(resolveAdapter(stores, "unknown"))).code).toBe("NOT_FOUND");
+    expect((await errorOf(resolveAdapter(stores, "support@ffffffff"))).message).toMatch(/has no version ffffffff/);
+    expect((await errorOf(resolveAdapter(stores, "support@xyz"))).code).toBe("VALIDATION_FAILED");
   });
 
-  it("notices an adapter file that moved or changed after registration", async () => {
+  it("keeps serving after the source file is gone, and notices a damaged or missing artifact", async () => {
     const path = join(dir, "fragile.gguf");
     writeTinyLoraGguf(path, base, { seed: 40 });
-    const rec = await registerAdapter(store, { name: "fragile", path, baseModel: `llama:${basePath}` });
+    const rec = await registerAdapter(stores, { name: "fragile", path, baseModel: `llama:${basePath}` });
+    rmSync(path);
+    const resolved = await resolveAdapter(stores, "fragile");
+    expect(resolved.version).toBe(rec.version);
 
-    const moved = join(dir, "moved.gguf");
-    renameSync(path, moved);
-    const gone = await errorOf(resolveAdapter(store, "fragile"));
-    expect(gone.code).toBe("NOT_FOUND");
-    expect(gone.hint).toMatch(/register it again/);
-    // Registering the moved file finds the same version and records the new place.
-    const found = await registerAdapter(store, { name: "fragile", path: moved, baseModel: `llama:${basePath}` });
-    expect(found).toMatchObject({ version: rec.version, created: false, path: moved });
-    expect((await resolveAdapter(store, "fragile")).lora.path).toBe(moved);
-
-    appendFileSync(moved, Buffer.from([0]));
-    const changed = await errorOf(resolveAdapter(store, "fragile"));
+    appendFileSync(resolved.path, Buffer.from([0]));
+    const changed = await errorOf(resolveAdapter(stores, "fragile"));
     expect(changed.code).toBe("ARTIFACT_CORRUPT");
     expect(changed.message).toContain("no longer matches its registered hash");
-    expect((await resolveAdapter(store, "fragile", { verify: false })).version).toBe(rec.version);
+    expect((await resolveAdapter(stores, "fragile", { verify: false })).version).toBe(rec.version);
+
+    rmSync(resolved.path);
+    const gone = await errorOf(resolveAdapter(stores, "fragile"));
+    expect(gone.code).toBe("NOT_FOUND");
+    expect(gone.hint).toContain(`Register it again from ${path}`);
+    // Registering the same bytes again restores the artifact under the same version.
+    writeTinyLoraGguf(path, base, { seed: 40 });
+    const again = await registerAdapter(stores, { name: "fragile", path, baseModel: `llama:${basePath}` });
+    expect(again).toMatchObject({ version: rec.version, created: false });
+    expect((await resolveAdapter(stores, "fragile")).path).toBe(resolved.path);
   });
 });

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import {
+  type ArtifactStore,
   ConflictError,
   columnTypes,
   IntegrityError,
@@ -18,8 +18,9 @@ type AdapterTables = {
   llm_adapters: {
     name: string;
     version: string;
+    digest: string;
     base_model: string;
-    path: string;
+    source_path: string;
     bytes: number;
     architecture: string;
     alpha: number | null;
@@ -38,8 +39,9 @@ const migrations: Migration[] = [
         .createTable("llm_adapters")
         .addColumn("name", "text", (c) => c.notNull())
         .addColumn("version", "text", (c) => c.notNull())
+        .addColumn("digest", "text", (c) => c.notNull())
         .addColumn("base_model", "text", (c) => c.notNull())
-        .addColumn("path", "text", (c) => c.notNull())
+        .addColumn("source_path", "text", (c) => c.notNull())
         .addColumn("bytes", t.bigint, (c) => c.notNull())
         .addColumn("architecture", "text", (c) => c.notNull())
         .addColumn("alpha", t.double)
@@ -52,15 +54,25 @@ const migrations: Migration[] = [
   },
 ];
 
+/** Where adapters live: their rows in the store, their files in the artifact store of the same home. */
+export interface AdapterStores {
+  store: Store;
+  artifacts: ArtifactStore;
+}
+
 /** A registered LoRA adapter version. */
 export interface AdapterRecord {
   name: string;
-  /** sha256 of the adapter file: identical bytes are the same version. */
+  /** Hex sha256 of the adapter file: identical bytes are the same version. */
   version: string;
+  /** The artifact holding the file (`sha256:<version>`). */
+  digest: string;
   /** What it was trained on: `llama:<absolute path>` for a local GGUF, else the id given (e.g. a Hugging Face repo). */
   baseModel: string;
-  /** Absolute path of the adapter GGUF file. */
+  /** The artifact's file: what llama.cpp loads. */
   path: string;
+  /** Where the file was registered from (it may be gone since; the artifact is what counts). */
+  sourcePath: string;
   bytes: number;
   /** `general.architecture` of the adapter (llama, qwen2, …). */
   architecture: string;
@@ -104,12 +116,14 @@ async function table(store: Store) {
   return store.db.withTables<AdapterTables>();
 }
 
-function toRecord(r: AdapterTables["llm_adapters"]): AdapterRecord {
+function toRecord(r: AdapterTables["llm_adapters"], path: string): AdapterRecord {
   return {
     name: r.name,
     version: r.version,
+    digest: r.digest,
     baseModel: r.base_model,
-    path: r.path,
+    path,
+    sourcePath: r.source_path,
     bytes: Number(r.bytes),
     architecture: r.architecture,
     alpha: r.alpha ?? undefined,
@@ -185,17 +199,18 @@ function localBasePath(baseModel: string, cwd: string): string | undefined {
 }
 
 /**
- * Registers a LoRA adapter (GGUF) under a name. The version is the file's sha256, so
- * registering the same bytes again returns the existing version (`created: false`, with
- * its path updated if the file moved). The file must be a GGUF LoRA adapter; when the base
+ * Registers a LoRA adapter (GGUF) under a name: the file is copied into the artifact store
+ * (content-addressed, verified on every resolve) and a row records its name, base model and
+ * version. The version is the file's sha256, so registering the same bytes again returns the
+ * existing version (`created: false`). The file must be a GGUF LoRA adapter; when the base
  * model is a local GGUF (`llama:<path>`), every adapter tensor is checked against it.
- * The store records where the file is and its hash; {@link resolveAdapter} verifies both.
  *
  * @throws ValidationError for a bad name, a file that is not a LoRA adapter, or a base model it does not fit;
- *   NotFoundError for a missing file; ConflictError when the same bytes are registered for another base model.
+ *   NotFoundError for a missing file; ConflictError when the same bytes are registered for another base model;
+ *   IntegrityError when the file changes while it is being registered.
  */
 export async function registerAdapter(
-  store: Store,
+  stores: AdapterStores,
   input: RegisterAdapterInput,
 ): Promise<AdapterRecord & { created: boolean }> {
   if (!NAME_RE.test(input.name ?? "")) {
@@ -217,6 +232,8 @@ export async function registerAdapter(
   const cwd = input.cwd ?? process.cwd();
   const path = resolve(cwd, input.path);
   const { bytes } = await assertGgufFile(path);
+  // Hash before checking: the artifact is stored only if it is still these bytes afterwards.
+  const version = await sha256File(path);
   const header = await readHeader(path);
   const general = header.metadata.general ?? {};
   const adapterType = header.metadata.adapter?.type;
@@ -234,73 +251,91 @@ export async function registerAdapter(
     checkAgainstBase(path, header, basePath, await readHeader(basePath));
   }
   const baseModel = basePath ? `llama:${basePath}` : input.baseModel.trim();
-  const version = await sha256File(path);
+  const { store, artifacts } = stores;
+  const existing = await (await table(store))
+    .selectFrom("llm_adapters")
+    .selectAll()
+    .where("name", "=", input.name)
+    .where("version", "=", version)
+    .executeTakeFirst();
+  if (existing && existing.base_model !== baseModel) {
+    throw new ConflictError(
+      `adapter ${input.name}@${version.slice(0, 12)} is already registered for base model ${existing.base_model}`,
+      { hint: "The same file cannot belong to two base models; register it under another name if that is intended." },
+    );
+  }
+  const architecture = String(general.architecture ?? "unknown");
+  // Stored (or found) before the row is written: a crash in between leaves a harmless unreferenced blob.
+  const artifact = await artifacts.putFile(path, {
+    name: `${input.name}.gguf`,
+    mediaType: "application/octet-stream",
+    labels: { kind: "lora-adapter", architecture },
+    expectedDigest: `sha256:${version}`,
+  });
+  if (existing) return { ...toRecord(existing, artifact.path), created: false };
   const alpha = typeof header.metadata.adapter?.lora?.alpha === "number" ? header.metadata.adapter.lora.alpha : null;
   const row: AdapterTables["llm_adapters"] = {
     name: input.name,
     version,
+    digest: artifact.digest,
     base_model: baseModel,
-    path,
+    source_path: path,
     bytes,
-    architecture: String(general.architecture ?? "unknown"),
+    architecture,
     alpha,
     scale,
     description: input.description ?? null,
     created_at: Date.now(),
   };
-  await table(store);
-  return store.tx(async (tx) => {
-    const db = tx.withTables<AdapterTables>();
-    const existing = await db
-      .selectFrom("llm_adapters")
-      .selectAll()
-      .where("name", "=", input.name)
-      .where("version", "=", version)
+  const created = await store.tx(async (tx) => {
+    const res = await tx
+      .withTables<AdapterTables>()
+      .insertInto("llm_adapters")
+      .values(row)
+      .onConflict((oc) => oc.columns(["name", "version"]).doNothing())
       .executeTakeFirst();
-    if (existing) {
-      if (existing.base_model !== baseModel) {
-        throw new ConflictError(
-          `adapter ${input.name}@${version.slice(0, 12)} is already registered for base model ${existing.base_model}`,
-          {
-            hint: "The same file cannot belong to two base models; register it under another name if that is intended.",
-          },
-        );
-      }
-      // Same bytes: the version stands; only its location is refreshed (the file may have moved).
-      await db
-        .updateTable("llm_adapters")
-        .set({ path })
-        .where("name", "=", input.name)
-        .where("version", "=", version)
-        .execute();
-      return { ...toRecord({ ...existing, path }), created: false };
-    }
-    await db.insertInto("llm_adapters").values(row).execute();
-    return { ...toRecord(row), created: true };
+    return Number(res.numInsertedOrUpdatedRows ?? 0) > 0;
   });
+  return { ...toRecord(row, artifact.path), created };
 }
 
 /** Versions of one adapter (or of all), newest first. */
-export async function listAdapters(store: Store, name?: string): Promise<AdapterRecord[]> {
-  const db = await table(store);
+export async function listAdapters(stores: AdapterStores, name?: string): Promise<AdapterRecord[]> {
+  const db = await table(stores.store);
   let q = db.selectFrom("llm_adapters").selectAll();
   if (name !== undefined) q = q.where("name", "=", name);
   const rows = await q.orderBy("created_at", "desc").orderBy("name").orderBy("version").execute();
-  return rows.map(toRecord);
+  return Promise.all(rows.map(async (r) => toRecord(r, await artifactPath(stores.artifacts, r))));
+}
+
+async function artifactPath(artifacts: ArtifactStore, row: AdapterTables["llm_adapters"]): Promise<string> {
+  try {
+    return (await artifacts.stat(row.digest)).path;
+  } catch (err) {
+    if ((err as { code?: unknown }).code === "NOT_FOUND") {
+      throw new NotFoundError(
+        `adapter ${row.name}@${row.version.slice(0, 12)}: its artifact ${row.digest} is not in this home`,
+        {
+          hint: "The store and the artifact folder (QUINTET_HOME) must belong together; register the adapter again.",
+        },
+      );
+    }
+    throw err;
+  }
 }
 
 /**
  * Finds an adapter by `name` (latest version) or `name@<version>` (a sha256 prefix of at
- * least 6 characters), checks the file is still there and still has the registered hash,
- * and returns it with the `lora` entry for `createLocalLlm`/`createLlm(..., { local })`.
+ * least 6 characters), verifies its artifact against the hash, and returns it with the
+ * `lora` entry for `createLocalLlm`/`createLlm(..., { local })`.
  *
  * @example
- * const adapter = await resolveAdapter(store, "support-bot");
+ * const adapter = await resolveAdapter({ store, artifacts }, "support-bot");
  * const llm = await createLocalLlm("./models/base.gguf", { lora: [adapter.lora] });
  * @throws NotFoundError for an unknown name/version or a missing file; IntegrityError (ARTIFACT_CORRUPT) when the file changed.
  */
 export async function resolveAdapter(
-  store: Store,
+  stores: AdapterStores,
   ref: string,
   options: { scale?: number; verify?: boolean } = {},
 ): Promise<ResolvedAdapter> {
@@ -312,10 +347,14 @@ export async function resolveAdapter(
       hint: "Use <name> for the latest version or <name>@<version> with at least 6 hex characters of the version.",
     });
   }
-  const versions = await listAdapters(store, name);
+  const scale = options.scale;
+  if (scale !== undefined && (!Number.isFinite(scale) || scale < 0)) {
+    throw new ValidationError(`scale must be a number >= 0, got ${scale}`, { hint: "1 applies it as trained." });
+  }
+  const versions = await listAdapters(stores, name);
   if (versions.length === 0) {
     throw new NotFoundError(`no adapter named "${name}"`, {
-      hint: "Register it first with registerAdapter(store, { name, path, baseModel }).",
+      hint: "Register it first with registerAdapter({ store, artifacts }, { name, path, baseModel }).",
     });
   }
   const matches = version === undefined ? versions.slice(0, 1) : versions.filter((v) => v.version.startsWith(version));
@@ -330,29 +369,19 @@ export async function resolveAdapter(
     });
   }
   const record = matches[0]!;
-  const size = await stat(record.path).then(
-    (s) => s.size,
-    () => undefined,
-  );
-  if (size === undefined) {
-    throw new NotFoundError(
-      `adapter ${name}@${record.version.slice(0, 12)} is registered at ${record.path}, which is gone`,
-      {
-        hint: "Put the file back, or register it again from where it is now (the same bytes keep the same version).",
-      },
-    );
+  if (options.verify !== false) {
+    const check = await stores.artifacts.verify(record.digest);
+    const label = `adapter ${name}@${record.version.slice(0, 12)}`;
+    if (check.status === "missing") {
+      throw new NotFoundError(`${label}: its file ${record.path} is gone from the artifact store`, {
+        hint: `Register it again from ${record.sourcePath} (the same bytes keep the same version).`,
+      });
+    }
+    if (check.status === "corrupt") {
+      throw new IntegrityError(`${label}: ${record.path} no longer matches its registered hash`, {
+        hint: `The stored file was damaged; register it again from ${record.sourcePath} or another copy.`,
+      });
+    }
   }
-  if (options.verify !== false && (size !== record.bytes || (await sha256File(record.path)) !== record.version)) {
-    throw new IntegrityError(
-      `adapter ${name}@${record.version.slice(0, 12)} at ${record.path} no longer matches its registered hash`,
-      { hint: "The file was changed after registration; restore it, or register the new file as a new version." },
-    );
-  }
-  const scale = options.scale ?? record.scale;
-  if (!Number.isFinite(scale) || scale < 0) {
-    throw new ValidationError(`scale must be a number >= 0, got ${options.scale}`, {
-      hint: "1 applies it as trained.",
-    });
-  }
-  return { ...record, lora: { path: record.path, scale } };
+  return { ...record, lora: { path: record.path, scale: scale ?? record.scale } };
 }
