@@ -7,4 +7,5 @@ export * from "./agent/index.js";
 export * from "./control/index.js";
 export * from "./memory/index.js";
 export * from "./runs/index.js";
+export * from "./teams/index.js";
 export * from "./tools/index.js";
