@@ -49,7 +49,7 @@ const member = (name: string, role: string, extra: Partial<ConstructorParameters
 
 /** Requests the fake got from one role, as their message lists. */
 const requestsOf = (role: string) =>
-  fake.chatRequests().filter((b) => (b.messages[0]?.content as string).startsWith(`ROLE:${role}`));
+  fake.chatRequests().filter((b) => String(b.messages[0]?.content ?? "").startsWith(`ROLE:${role}`));
 
 const task = (id: string, dependsOn: string[] = [], assignee?: string) => ({
   id,
@@ -241,7 +241,7 @@ describe("supervisor with handoffs", () => {
       name: "finder",
       instructions: "ROLE:researcher Search and cite.",
       model: llm(),
-      retriever: async (q) => docs.filter((d) => q.toLowerCase().includes("refund")),
+      retriever: async (q) => (q.toLowerCase().includes("refund") ? docs : []),
     });
     script(
       "supervisor",
