@@ -80,6 +80,23 @@ describe("quintet llm chat", () => {
     expect(untraced.err).not.toContain("trace");
   });
 
+  it("takes the model as the first argument and the message from --message or the words after it", async () => {
+    fake.script.chat({ content: "one" });
+    fake.script.chat({ content: "two" });
+    const a = await quintet(["llm", "chat", "openai:gpt-4o-mini", "--message", "Hello there", "--no-trace"]);
+    expect(a).toMatchObject({ code: 0, out: "one\n" });
+    const b = await quintet(["llm", "chat", "openai:gpt-4o-mini", "Hello", "again", "--no-trace"]);
+    expect(b).toMatchObject({ code: 0, out: "two\n" });
+    const sent = fake.chatRequests().map((r) => [r.model, (r.messages as { content: string }[]).at(-1)!.content]);
+    expect(sent).toEqual([
+      ["gpt-4o-mini", "Hello there"],
+      ["gpt-4o-mini", "Hello again"],
+    ]);
+    const twice = await quintet(["llm", "chat", "openai:gpt-4o-mini", "hi", "--message", "hi"]);
+    expect(twice.code).toBe(2);
+    expect(twice.err).toContain("the message is given twice");
+  });
+
   it("prints the whole result as JSON with --json, taking the model from QUINTET_LLM or the config file", async () => {
     fake.script.chat([
       { content: "4", usage: { inputTokens: 10, outputTokens: 1 } },
@@ -131,7 +148,7 @@ describe("quintet llm chat", () => {
       [["llm", "chat", "--model", "gpt-4o", "x"], /expected provider:model/],
       [["llm", "chat", "--model", "acme:big", "x"], /unknown model provider "acme"/],
       [["llm", "chat", "  "], /the message is empty/],
-      [["llm", "chat"], /missing required argument 'message'/],
+      [["llm", "chat"], /the message is empty/],
       [["llm", "models", "--provider", "acme"], /unknown provider "acme".*Use one of openai/],
     ];
     for (const [args, message] of cases) {

@@ -30,6 +30,9 @@ function usd(x: number | undefined): string {
   return `$${x < 0.01 ? x.toPrecision(2) : x.toFixed(4)}`;
 }
 
+/** provider:model, with a provider this layer knows. */
+const MODEL_URI = /^(openai|azure|anthropic|ollama|openai-compatible|llama):\S+$/;
+
 interface ChatOptions {
   model?: string;
   system?: string;
@@ -183,7 +186,9 @@ export function register(program: Command, ctx: CliContext): void {
 
   llm
     .command("chat")
-    .argument("<message>", "what to say to the model")
+    .argument("[uri]", "model URI (provider:model); the same as --model")
+    .argument("[message...]", "what to say to the model; or --message")
+    .option("--message <text>", "what to say to the model")
     .description("Send one message and stream the answer to stdout")
     .option("-m, --model <uri>", "model URI, e.g. openai:gpt-4o-mini (default: QUINTET_LLM or llm.default)", (v) => {
       if (!/^[a-z][a-z0-9-]*:.+$/.test(v.trim())) {
@@ -200,9 +205,22 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--no-trace", "do not record the call in the project trace (quintet traces)")
     .addHelpText(
       "after",
-      '\nThe answer streams to stdout; model, tokens, cost, latency and the trace id follow on stderr.\nWith --json nothing streams: one JSON document with text, usage, costUsd, finishReason and latencyMs.\n\nExamples:\n  quintet llm chat "Summarise RFC 9110 in one line"\n  quintet llm chat -m anthropic:claude-3-5-haiku-latest -s "Answer in French" "Hello"\n  quintet llm chat --json "2+2?" | jq .usage',
+      '\nThe answer streams to stdout; model, tokens, cost, latency and the trace id follow on stderr.\nWith --json nothing streams: one JSON document with text, usage, costUsd, finishReason and latencyMs.\n\nExamples:\n  quintet llm chat "Summarise RFC 9110 in one line"\n  quintet llm chat openai:gpt-4o-mini --message "Hello"\n  quintet llm chat -m anthropic:claude-3-5-haiku-latest -s "Answer in French" "Hello"\n  quintet llm chat --json "2+2?" | jq .usage',
     )
-    .action((message: string, opts: ChatOptions) => chat(ctx, message, opts));
+    .action((first: string | undefined, rest: string[], opts: ChatOptions & { message?: string }) => {
+      // `chat <uri> --message "…"` (the documented form), `chat <uri> "…"` and `chat "…"` all work:
+      // a first word shaped like provider:model is the model.
+      const words = first === undefined ? rest : [first, ...rest];
+      if (words.length > 0 && MODEL_URI.test(words[0]!) && (words.length > 1 || opts.message !== undefined)) {
+        if (opts.model !== undefined)
+          throw new UsageError("the model is given twice", "Pass it either as the first argument or with --model.");
+        opts.model = words.shift();
+      }
+      if (opts.message !== undefined && words.length > 0)
+        throw new UsageError("the message is given twice", "Pass it either as arguments or with --message.");
+      const message = opts.message ?? words.join(" ");
+      return chat(ctx, message, opts);
+    });
 
   llm
     .command("models")
