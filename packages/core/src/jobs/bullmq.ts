@@ -214,10 +214,12 @@ class BullMqRunner implements JobRunner {
     return this.redisCall(async () => {
       const name = await this.client.hget(this.keys.ids, id);
       if (!name) return undefined;
+      // State before contents: BullMQ finishes a job atomically, so a job read after its state
+      // is at least that far along (a "completed" read always finds the return value).
+      const state = await this.queue(name).getJobState(id);
       const [job, flagText] = await Promise.all([this.queue(name).getJob(id), this.client.hget(this.keys.flags, id)]);
       const flag = flagText ? (JSON.parse(flagText) as Flag) : undefined;
       if (!job) return flag?.snapshot;
-      const state = await job.getState();
       return toInfo(job, state, flag);
     });
   }

@@ -6,6 +6,7 @@ import type { Store } from "../store/store.js";
 import type { CoreTables } from "../store/types.js";
 import { type AttemptOutcome, backoffDelay, cancelledReason, normalizeProgress, runAttempt } from "./attempt.js";
 import { JobEmitter, waitForJob } from "./events.js";
+import { GroupCommit } from "./group-commit.js";
 import { defaultJobsLogger, type JobsLogger } from "./logger.js";
 import { type JobRow, type JobsTable, jobsMigrations } from "./migrations.js";
 import {
@@ -64,6 +65,13 @@ interface ActiveJob {
   writingProgress: boolean;
 }
 
+/** A write about one attempt; it applies only while the claim's lease token is still on the row. */
+interface GuardedUpdate {
+  id: string;
+  token: string;
+  set: Partial<Omit<JobRow, "id" | "lease_token">> & { lease_token?: null };
+}
+
 type ClaimedRow = Pick<JobRow, "id" | "name" | "data" | "attempts" | "failures" | "max_attempts"> & {
   token: string;
 };
@@ -117,6 +125,12 @@ class InProcessRunner implements JobRunner {
   private draining: (() => void) | undefined;
   private stopping: Promise<void> | undefined;
   private seqCounter = 0;
+  /** The last claim found nothing: check with a read before claiming again. */
+  private idle = true;
+  /** The earliest future due time this runner itself wrote. */
+  private nextLocalDue: number | undefined;
+  private readonly inserts = new GroupCommit<JobRow, boolean>((rows) => this.insertRows(rows));
+  private readonly updates = new GroupCommit<GuardedUpdate, boolean>((items) => this.applyUpdates(items));
 
   constructor(private readonly options: InProcessRunnerOptions) {
     this.store = options.store;
@@ -157,33 +171,29 @@ class InProcessRunner implements JobRunner {
     const now = Date.now();
     // Milliseconds alone tie often; the counter keeps this process's enqueue order within one.
     const seq = now * 1000 + (this.seqCounter++ % 1000);
-    const inserted = await this.db
-      .insertInto("jobs")
-      .values({
-        id,
-        name,
-        data: json,
-        state: "queued",
-        priority: opts.priority ?? 0,
-        run_at: now + (opts.delayMs ?? 0),
-        seq,
-        attempts: 0,
-        failures: 0,
-        stalls: 0,
-        max_attempts: reg.attempts,
-        progress: null,
-        result: null,
-        error: null,
-        lease_owner: null,
-        lease_token: null,
-        lease_expires_at: null,
-        created_at: now,
-        started_at: null,
-        finished_at: null,
-      })
-      .onConflict((oc) => oc.column("id").doNothing())
-      .executeTakeFirst();
-    if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) {
+    const inserted = await this.inserts.add({
+      id,
+      name,
+      data: json,
+      state: "queued",
+      priority: opts.priority ?? 0,
+      run_at: now + (opts.delayMs ?? 0),
+      seq,
+      attempts: 0,
+      failures: 0,
+      stalls: 0,
+      max_attempts: reg.attempts,
+      progress: null,
+      result: null,
+      error: null,
+      lease_owner: null,
+      lease_token: null,
+      lease_expires_at: null,
+      created_at: now,
+      started_at: null,
+      finished_at: null,
+    });
+    if (!inserted) {
       const existing = await this.db.selectFrom("jobs").select("name").where("id", "=", id).executeTakeFirst();
       if (existing && existing.name !== name) {
         throw new ConflictError(`job id "${id}" is already used by a "${existing.name}" job`, {
@@ -192,8 +202,45 @@ class InProcessRunner implements JobRunner {
       }
       return id;
     }
-    this.wake();
+    if (opts.delayMs) this.dueAt(now + opts.delayMs);
+    else this.wake();
     return id;
+  }
+
+  /** Inserts a batch of new jobs in one statement; answers whether each row was new. */
+  private async insertRows(rows: JobRow[]): Promise<boolean[]> {
+    const fresh = new Set<string>();
+    for (let i = 0; i < rows.length; i += 400) {
+      const chunk = rows.slice(i, i + 400);
+      const inserted = await this.db
+        .insertInto("jobs")
+        .values(chunk)
+        .onConflict((oc) => oc.column("id").doNothing())
+        .returning("id")
+        .execute();
+      for (const r of inserted) fresh.add(r.id);
+    }
+    // A second row with the same id in one batch was not inserted, whatever RETURNING says.
+    return rows.map((r) => fresh.delete(r.id));
+  }
+
+  /** Applies a batch of lease-guarded updates in one transaction; answers whether each still held its lease. */
+  private async applyUpdates(items: GuardedUpdate[]): Promise<boolean[]> {
+    const apply = async (db: Kysely<JobsTable & CoreTables>) => {
+      const out: boolean[] = [];
+      for (const u of items) {
+        const r = await db
+          .updateTable("jobs")
+          .set(u.set)
+          .where("id", "=", u.id)
+          .where("lease_token", "=", u.token)
+          .executeTakeFirst();
+        out.push(Number(r.numUpdatedRows) === 1);
+      }
+      return out;
+    };
+    if (items.length === 1) return apply(this.db);
+    return this.store.tx((trx) => apply(trx.withTables<JobsTable>()));
   }
 
   async get(id: string): Promise<JobInfo | undefined> {
@@ -266,6 +313,7 @@ class InProcessRunner implements JobRunner {
     this.wake();
     await this.loopDone;
     while (this.finishing.size > 0) await Promise.all([...this.finishing]);
+    await this.updates.idle();
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.phase = "stopped";
     if (this.options.ownsStore) await this.store.close();
@@ -286,12 +334,23 @@ class InProcessRunner implements JobRunner {
         const free = this.concurrency - this.active.size;
         const quotas = this.quotas(free);
         if (free > 0 && quotas.size > 0) {
-          const { jobs, more } = await this.claim(free, quotas);
-          for (const job of jobs) this.startJob(job);
-          if (more) continue;
-          if (jobs.length === 0 && this.active.size === 0) this.drained();
-          const next = await this.nextDue([...quotas.keys()]);
-          if (next !== undefined) sleepMs = Math.max(1, Math.min(sleepMs, next - Date.now()));
+          // While busy, claim straight away; once a claim comes back empty, a plain read
+          // decides whether a (write-locking) claim is worth it and how long to sleep.
+          const now = Date.now();
+          if (this.nextLocalDue !== undefined && this.nextLocalDue <= now) {
+            this.nextLocalDue = undefined;
+            this.idle = false;
+          }
+          const due = !this.idle || (await this.anyDue([...quotas.keys()]));
+          // Jobs other processes delay are found by the next poll; our own, on time.
+          if (this.nextLocalDue !== undefined) sleepMs = Math.max(1, Math.min(sleepMs, this.nextLocalDue - now));
+          if (due) {
+            const { jobs } = await this.claim(free, quotas);
+            for (const job of jobs) this.startJob(job);
+            this.idle = jobs.length === 0;
+            continue;
+          }
+          if (this.active.size === 0) this.drained();
         } else if (this.active.size === 0) {
           this.drained();
         }
@@ -321,8 +380,8 @@ class InProcessRunner implements JobRunner {
     return out;
   }
 
-  /** Takes up to `limit` due jobs; `more` says the batch was full, so more may be due. */
-  private async claim(limit: number, quotas: Map<string, number>): Promise<{ jobs: ClaimedRow[]; more: boolean }> {
+  /** Takes up to `limit` due jobs within the per-name quotas. */
+  private async claim(limit: number, quotas: Map<string, number>): Promise<{ jobs: ClaimedRow[] }> {
     const names = [...quotas.keys()];
     const now = Date.now();
     const token = randomUUID();
@@ -367,16 +426,22 @@ class InProcessRunner implements JobRunner {
           .where("state", "=", "queued")
           .execute();
       }
-      return {
-        jobs: chosen.map((r) => ({ ...r, attempts: r.attempts + 1, token })),
-        more: rows.length === limit && chosen.length === rows.length,
-      };
+      return { jobs: chosen.map((r) => ({ ...r, attempts: r.attempts + 1, token })) };
     });
   }
 
   /** Puts jobs of runners whose lease expired back in the queue, or fails them after too many stalls. */
   private async recoverStalled(): Promise<void> {
     const now = Date.now();
+    // A plain read first: almost always nobody died, and then no write lock is needed.
+    const any = await this.db
+      .selectFrom("jobs")
+      .select("id")
+      .where("state", "=", "active")
+      .where("lease_expires_at", "<", now)
+      .limit(1)
+      .executeTakeFirst();
+    if (!any) return;
     const failed = await this.store.tx(async (trx) => {
       const tx = trx.withTables<JobsTable>();
       let q = tx
@@ -430,14 +495,26 @@ class InProcessRunner implements JobRunner {
     for (const f of failed) this.emitter.emit("failed", f);
   }
 
-  private async nextDue(names: string[]): Promise<number | undefined> {
+  /** Whether a job of these names is due: the claim's own query, without its write lock. */
+  private async anyDue(names: string[]): Promise<boolean> {
     const row = await this.db
       .selectFrom("jobs")
-      .select((eb) => eb.fn.min("run_at").as("next"))
+      .select("id")
       .where("state", "=", "queued")
+      .where("run_at", "<=", Date.now())
       .where("name", "in", names)
+      .orderBy("priority")
+      .orderBy("run_at")
+      .orderBy("seq")
+      .limit(1)
       .executeTakeFirst();
-    return row?.next == null ? undefined : Number(row.next);
+    return row !== undefined;
+  }
+
+  /** Remembers a future due time this runner wrote (a delay, a retry), to wake for it on time. */
+  private dueAt(at: number): void {
+    if (this.nextLocalDue === undefined || at < this.nextLocalDue) this.nextLocalDue = at;
+    this.wake();
   }
 
   private sleep(ms: number): Promise<void> {
@@ -455,6 +532,7 @@ class InProcessRunner implements JobRunner {
 
   private wake(): void {
     this.woken = true;
+    this.idle = false;
     this.wakeup?.();
   }
 
@@ -514,12 +592,7 @@ class InProcessRunner implements JobRunner {
       while (job.pendingProgress) {
         const p = job.pendingProgress;
         job.pendingProgress = undefined;
-        await this.db
-          .updateTable("jobs")
-          .set({ progress: JSON.stringify(p) })
-          .where("id", "=", job.id)
-          .where("lease_token", "=", job.token)
-          .execute();
+        await this.updates.add({ id: job.id, token: job.token, set: { progress: JSON.stringify(p) } });
       }
     } catch (err) {
       this.logger.warn({ err, jobId: job.id }, "could not store a job's progress");
@@ -533,35 +606,38 @@ class InProcessRunner implements JobRunner {
     const now = Date.now();
     const release = { lease_owner: null, lease_token: null, lease_expires_at: null };
     const progress = job.lastProgress ? { progress: JSON.stringify(job.lastProgress) } : {};
-    const guarded = () => this.db.updateTable("jobs").where("id", "=", job.id).where("lease_token", "=", job.token);
+    const write = (set: GuardedUpdate["set"]) => this.updates.add({ id: job.id, token: job.token, set });
     if (outcome.kind === "completed") {
-      const r = await guarded()
-        .set({ state: "completed", result: outcome.json ?? null, finished_at: now, ...progress, ...release })
-        .executeTakeFirst();
-      if (Number(r.numUpdatedRows) === 1) {
-        this.emitter.emit("completed", { id: job.id, name: job.name, result: outcome.result });
-      }
+      const won = await write({
+        state: "completed",
+        result: outcome.json ?? null,
+        finished_at: now,
+        ...progress,
+        ...release,
+      });
+      if (won) this.emitter.emit("completed", { id: job.id, name: job.name, result: outcome.result });
       return;
     }
     const failures = job.failures + 1;
     const error = JSON.stringify(outcome.error);
     if (failures < job.maxAttempts) {
-      await guarded()
-        .set({
+      const runAt = now + backoffDelay(reg.backoff, failures);
+      if (
+        await write({
           state: "queued",
-          run_at: now + backoffDelay(reg.backoff, failures),
+          run_at: runAt,
           failures,
           error,
           ...progress,
           ...release,
         })
-        .execute();
+      ) {
+        this.dueAt(runAt);
+      }
       return;
     }
-    const r = await guarded()
-      .set({ state: "failed", failures, error, finished_at: now, ...progress, ...release })
-      .executeTakeFirst();
-    if (Number(r.numUpdatedRows) === 1) {
+    const won = await write({ state: "failed", failures, error, finished_at: now, ...progress, ...release });
+    if (won) {
       this.emitter.emit("failed", { id: job.id, name: job.name, error: outcome.error, attempts: job.attempt });
     }
   }
