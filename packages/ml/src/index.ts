@@ -11,4 +11,5 @@ export * from "./metrics/index.js";
 export * from "./models/ensemble/index.js";
 export * from "./models/forest/index.js";
 export * from "./models/gbdt/index.js";
+export * from "./models/linear/index.js";
 export * from "./models/predict/index.js";
