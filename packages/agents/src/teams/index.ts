@@ -1,6 +1,16 @@
 /** Teams: roles (planner, executor, researcher, critic), patterns, a typed message bus and a shared blackboard, team.yaml. */
 export { Blackboard } from "./blackboard.js";
 export { MessageBus, type MessageHandler, type MessageTopic, type TeamMessage } from "./bus.js";
+export {
+  type BuildTeamOptions,
+  type BuiltTeam,
+  buildTeam,
+  loadTeam,
+  loadTeamConfig,
+  parseTeamConfig,
+  type TeamConfig,
+  TeamConfigSchema,
+} from "./config.js";
 export { type PlanAndExecuteOptions, planAndExecute } from "./patterns/plan-and-execute.js";
 export { type ReviewLoopOptions, reviewLoop } from "./patterns/review-loop.js";
 export { type SupervisorOptions, supervisorPattern } from "./patterns/supervisor.js";

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import type { CliContext } from "../context.js";
+import * as agent from "./agent.js";
 import * as doctor from "./doctor.js";
 import * as finetune from "./finetune.js";
 import * as init from "./init.js";
@@ -36,4 +37,4 @@ export interface CommandGroup {
 }
 
 /** Every command group, in the order `quintet --help` lists them. */
-export const commandGroups: CommandGroup[] = [init, doctor, up, llm, prompts, finetune, traces];
+export const commandGroups: CommandGroup[] = [init, doctor, up, llm, prompts, finetune, traces, agent];
