@@ -654,6 +654,12 @@ class InProcessRunner implements JobRunner {
         .set({ lease_expires_at: Date.now() + this.leaseMs })
         .where("lease_owner", "=", this.owner)
         .where("state", "=", "active")
+        // Only jobs still running here: one whose outcome could not be written must expire.
+        .where(
+          "id",
+          "in",
+          snapshot.map((j) => j.id),
+        )
         .returning(["id", "lease_token"])
         .execute();
       const tokens = new Map(held.map((r) => [r.id, r.lease_token]));

@@ -235,6 +235,29 @@ export function runJobRunnerConformance(
       expect(await r.cancel(id)).toBe(false);
     });
 
+    it("cancels a job that another runner is running: that runner's handler sees the abort", async () => {
+      const worker = await runner();
+      const other = await runner();
+      const name = unique("remote");
+      const started = deferred();
+      const reason = deferred<unknown>();
+      worker.register(name, async (_data, ctx) => {
+        started.resolve();
+        reason.resolve(await aborted(ctx.signal));
+        return "ignored";
+      });
+      other.register(name, async () => "never here");
+      await worker.start();
+      const id = await other.enqueue(name, {});
+      await started.promise;
+      expect(await other.cancel(id)).toBe(true);
+      expect((await other.get(id))?.state).toBe("cancelled");
+      expect(await reason.promise).toBeInstanceOf(CancelledError);
+      await sleep(100);
+      expect((await worker.get(id))?.state).toBe("cancelled");
+      expect((await worker.get(id))?.result).toBeUndefined();
+    });
+
     it("does not cancel a finished job and refuses an unknown id", async () => {
       const r = await runner();
       const name = unique("quick");
