@@ -3,9 +3,11 @@
  * and explanations.
  */
 
+export * from "./bundle/index.js";
 export * from "./data/index.js";
 export * from "./datasets/index.js";
 export * from "./eval/index.js";
+export * from "./features/index.js";
 export * from "./interop/index.js";
 export * from "./metrics/index.js";
 export * from "./models/ensemble/index.js";

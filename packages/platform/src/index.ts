@@ -1,6 +1,7 @@
 /**
- * @quintet/platform: experiment tracking and the model registry (deploy, serve, monitor,
- * gateway, evals and workflows come next).
+ * @quintet/platform: experiment tracking, the model registry and the tabular training
+ * workflow (deploy, serve, monitor, gateway, evals and workflows come next).
  */
 export * from "./registry/index.js";
 export * from "./tracking/index.js";
+export * from "./training/index.js";

@@ -51,7 +51,10 @@ export class GbdtClassifier extends GbdtEstimator {
   constructor(params: Omit<GbdtParams, "objective"> = {}) {
     super();
     // Validate now so a bad option fails where it is written, not at fit time.
-    parseGbdtParams({ ...params, objective: params.numClasses !== undefined ? "multiclass" : "binary" });
+    parseGbdtParams(
+      { ...params, objective: params.numClasses !== undefined ? "multiclass" : "binary" },
+      { fitInputs: false },
+    );
     this.params = params;
   }
 
@@ -123,7 +126,7 @@ export class GbdtRegressor extends GbdtEstimator {
       });
     }
     this.params = { ...params, objective };
-    parseGbdtParams(this.params);
+    parseGbdtParams(this.params, { fitInputs: false });
   }
 
   /** Wraps a trained regression model. */

@@ -73,6 +73,13 @@ export const gbdtParamsSchema = z
      * data has at least 500,000 cells). Results are identical for any thread count.
      */
     threads: z.union([z.literal("auto"), z.number().int().min(1).max(64)]).default("auto"),
+    /**
+     * Build histograms from gradients quantized to integers (stochastic rounding, as
+     * LightGBM's use_quantized_grad) packed one double per row: histogram building does
+     * half the work. Split choice sees the quantized sums; leaf values use exact ones.
+     * Default false.
+     */
+    quantizedGradients: z.boolean().default(false),
     /** Stop when the validation metric has not improved for this many rounds (needs `validation`). */
     earlyStoppingRounds: z.number().int().min(1).optional(),
     /** Metric for early stopping and progress; default per objective (logloss, mlogloss, rmse, mae, poisson-nloglik). */
@@ -142,7 +149,7 @@ export function optionsError(error: z.ZodError, what: string): ValidationError {
 }
 
 /** Validates and fills in GBDT hyperparameters (fit inputs are ignored here). */
-export function parseGbdtParams(options: GbdtOptions): ResolvedGbdtParams {
+export function parseGbdtParams(options: GbdtOptions, check: { fitInputs?: boolean } = {}): ResolvedGbdtParams {
   if (typeof options !== "object" || options === null) {
     throw new ValidationError("GBDT options must be an object", { hint: 'Pass e.g. { objective: "binary" }.' });
   }
@@ -175,7 +182,8 @@ export function parseGbdtParams(options: GbdtOptions): ResolvedGbdtParams {
       hint: "Use sampleWeight to weight rows for other objectives.",
     });
   }
-  if (p.earlyStoppingRounds !== undefined && options.validation === undefined) {
+  // Estimators validate their params at construction, before fit brings the validation set.
+  if (p.earlyStoppingRounds !== undefined && options.validation === undefined && check.fitInputs !== false) {
     throw new ValidationError("earlyStoppingRounds needs a validation set", {
       hint: "Pass validation: { X, y } with held-out rows, or drop earlyStoppingRounds.",
     });

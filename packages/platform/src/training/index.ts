@@ -1,0 +1,4 @@
+export type { Evaluation } from "./evaluate.js";
+export { evaluateModel } from "./evaluate.js";
+export { writeTrainingReport } from "./report.js";
+export * from "./train-table.js";
