@@ -194,8 +194,10 @@ export function coerceTypes(frame: Frame, options: CoerceOptions = {}): Cleaned 
       values[i] = v ?? Number.NaN;
       if (v === undefined) invalid++;
       const after = cellValue({ kind: guess.kind, name: c.name, values } as Column, i);
-      // Count a value as changed when its text was not already the canonical form.
-      if (v === undefined || Number.isNaN(v) || String(after) !== s) log.record(change, i, s, after);
+      // A value counts as changed when it is lost (unreadable, a missing token) or, for
+      // numbers, reformatted; yes/no words and ISO dates only change type.
+      const reformatted = guess.kind === "numeric" && String(after) !== s;
+      if (v === undefined || Number.isNaN(v) || reformatted) log.record(change, i, s, after);
     }
     change.note = `${c.kind} → ${guess.kind}${invalid > 0 ? `; ${invalid} unreadable value${invalid > 1 ? "s" : ""} set missing` : ""}`;
     out = out.withColumn({ kind: guess.kind, name: c.name, values });

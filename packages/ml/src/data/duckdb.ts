@@ -27,6 +27,33 @@ function duckdb(): Promise<DuckDBInstance> {
   return instance;
 }
 
+let sandbox: Promise<DuckDBInstance> | undefined;
+
+/**
+ * A second in-memory DuckDB with no access to files or the network and its settings
+ * locked: SQL from saved pipelines runs here, so a pipeline file read from anywhere
+ * cannot make serving read or write the disk.
+ */
+function sandboxDuckdb(): Promise<DuckDBInstance> {
+  sandbox ??= DuckDBInstance.create(":memory:", { enable_external_access: "false", lock_configuration: "true" }).catch(
+    (e: unknown) => {
+      sandbox = undefined;
+      throw e;
+    },
+  );
+  return sandbox;
+}
+
+/** Like {@link withDuckDB}, on the sandboxed instance (no file or network access). */
+export async function withSandboxDuckDB<T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+  const conn = await (await sandboxDuckdb()).connect();
+  try {
+    return await fn(conn);
+  } finally {
+    conn.closeSync();
+  }
+}
+
 /** Runs `fn` on a fresh connection to the shared in-memory DuckDB, closing it afterwards. */
 export async function withDuckDB<T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
   const conn = await (await duckdb()).connect();
@@ -155,7 +182,7 @@ export async function frameToTable(conn: DuckDBConnection, frame: Frame): Promis
     const vs = Array.from(c.values, (v) => (Number.isNaN(v) ? null : v));
     return c.kind === "boolean" ? vs.map((v) => (v === null ? null : v === 1)) : vs;
   });
-  const appender = await conn.createAppender(table, "temp");
+  const appender = await conn.createAppender(table, null, "temp");
   try {
     for (let start = 0; start < frame.rows; start += CHUNK) {
       const end = Math.min(frame.rows, start + CHUNK);

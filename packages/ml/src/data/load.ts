@@ -220,6 +220,8 @@ async function loadCsv(
   const delim = options.delimiter ?? (format === "tsv" ? "\t" : ",");
   const header = options.header ?? true;
   const asText = new Set<string>();
+  // DuckDB would read yes/no columns as booleans, losing the labels a target needs;
+  // they stay strings here and cleaning coerces them (with a report) where wanted.
   // DuckDB types columns from a sample; a later value of another type is a CAST reject.
   // Those columns are re-read as strings (cleaning coerces them), so a bad value never
   // silently drops its row. Each round fixes at least one column, so this terminates.
@@ -231,6 +233,7 @@ async function loadCsv(
       asText.size > 0 ? `, types = {${[...asText].map((c) => `${sqlString(c)}: 'VARCHAR'`).join(", ")}}` : "";
     const source =
       `read_csv(${sqlString(path)}, delim = ${sqlString(delim)}, header = ${header}, quote = '"', escape = '"', ` +
+      `auto_type_candidates = ['BIGINT', 'DOUBLE', 'DATE', 'TIMESTAMP', 'VARCHAR'], ` +
       `store_rejects = true, rejects_table = ${sqlString(rejects)}, rejects_scan = ${sqlString(scan)}${types})`;
     try {
       try {

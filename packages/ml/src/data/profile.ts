@@ -86,10 +86,13 @@ function numericSummary(values: Float64Array, k: number): NumericSummary | undef
   let zeros = 0;
   let negatives = 0;
   let out = 0;
+  // With no spread between the quartiles (mostly one value) Tukey fences would call
+  // every other value an outlier; no outliers are reported then.
+  const spread = f.q3 > f.q1;
   for (const v of s) {
     if (v === 0) zeros++;
     if (v < 0) negatives++;
-    if (v < f.low || v > f.high) out++;
+    if (spread && (v < f.low || v > f.high)) out++;
   }
   const q = (p: number) => quantileSorted(s, p);
   return {
@@ -355,6 +358,11 @@ export function duplicateRowIndices(frame: Frame, columns?: readonly string[]): 
  */
 export function profileFrame(frame: Frame, options: ProfileOptions = {}): DataProfile {
   const columns = frame.columns.map((c) => profileColumn(frame, c, options));
+  const targetProfile = columns.find((p) => p.name === options.target);
+  if (targetProfile?.looksLike) {
+    // Labels stay as written; only inputs need their type coerced.
+    targetProfile.warnings = targetProfile.warnings.filter((w) => !w.startsWith("stored as strings"));
+  }
   const duplicateRows = duplicateRowIndices(frame).length;
   const warnings: string[] = [];
   if (frame.rows === 0) warnings.push("the table has no rows");
