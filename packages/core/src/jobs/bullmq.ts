@@ -339,11 +339,45 @@ class BullMqRunner implements JobRunner {
     }
     this.phase = "stopped";
     if (this.flagCheck) clearInterval(this.flagCheck);
-    // Worker.close waits for the jobs it is running.
-    await Promise.all([...this.workers.values()].map((w) => w.close()));
-    const events = await Promise.all([...this.events.values()].map((p) => p.catch(() => undefined)));
-    await Promise.all(events.map((e) => e?.close()));
-    await Promise.all([...this.queues.values()].map((q) => q.close()));
+    const workers = [...this.workers.values()];
+    const queues = [...this.queues.values()];
+    const events = (await Promise.all([...this.events.values()].map((p) => p.catch(() => undefined)))).filter(
+      (e): e is QueueEvents => e !== undefined,
+    );
+    // A graceful close sends QUIT and waits for the answer, forever if Redis is gone: then
+    // the connections are cut instead (active jobs are left for BullMQ's stalled-job check).
+    const redisLost = () => this.client.status !== "ready";
+    const bounded = (p: Promise<unknown> | undefined) => Promise.race([p?.catch(() => {}), sleep(1000)]);
+    const force = () =>
+      Promise.all([
+        ...workers.map((w) => bounded(w.close(true))),
+        ...workers.map((w) => bounded(blockingOf(w)?.disconnect(false))),
+        ...workers.map((w) => bounded(w.disconnect())),
+        ...events.map((e) => bounded(e.disconnect())),
+        ...queues.map((q) => bounded(q.disconnect())),
+      ]);
+    if (redisLost()) {
+      await force();
+    } else {
+      const graceful = (async () => {
+        // Worker.close waits for the jobs it is running.
+        await Promise.all(workers.map((w) => w.close()));
+        await Promise.all(events.map((e) => e.close()));
+        await Promise.all(queues.map((q) => q.close()));
+      })();
+      let watch: NodeJS.Timeout | undefined;
+      const lost = new Promise<void>((resolve) => {
+        watch = setInterval(() => {
+          if (redisLost()) resolve();
+        }, 200);
+      });
+      const forced = await Promise.race([graceful.then(() => false), lost.then(() => true)]);
+      clearInterval(watch);
+      if (forced) {
+        await force();
+        await bounded(graceful);
+      }
+    }
     const sub = await this.subscriber?.catch(() => undefined);
     for (const c of [this.client, ...(sub ? [sub] : [])]) c.disconnect();
   }
@@ -602,4 +636,12 @@ export function redisOptionsFromUrl(url: string): RedisOptions {
     ...(db ? { db: Number(db) } : {}),
     ...(u.protocol === "rediss:" ? { tls: {} } : {}),
   };
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** BullMQ keeps a Worker's blocking connection private; a forced stop must cut it too. */
+function blockingOf(worker: Worker): { disconnect(wait: boolean): Promise<void> } | undefined {
+  return (worker as unknown as { blockingConnection?: { disconnect(wait: boolean): Promise<void> } })
+    .blockingConnection;
 }

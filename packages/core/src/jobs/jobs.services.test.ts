@@ -1,7 +1,9 @@
 import { randomBytes } from "node:crypto";
+import { connect, createServer, type Socket } from "node:net";
 import { Redis } from "ioredis";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { UnavailableError } from "../errors/errors.js";
 import { openStore, type Store } from "../store/store.js";
 import { createBullMqRunner } from "./bullmq.js";
 import { createJobRunner } from "./create.js";
@@ -67,6 +69,46 @@ describe("createJobRunner with Redis configured", () => {
     await runner.start();
     const id = await runner.enqueue(name, { n: 41 });
     expect((await runner.wait(id, { timeoutMs: 20_000 })).result).toBe(42);
+    await runner.stop();
+  });
+});
+
+describe("BullMQ runner when Redis goes away", () => {
+  it("answers REDIS_UNAVAILABLE instead of hanging, and still stops", async () => {
+    // A TCP proxy in front of the real Redis, so the test can cut the line.
+    const target = new URL(redisUrl);
+    const sockets = new Set<Socket>();
+    const proxy = createServer((client) => {
+      const upstream = connect(Number(target.port || 6379), target.hostname);
+      for (const s of [client, upstream]) {
+        sockets.add(s);
+        s.on("error", () => {});
+        s.on("close", () => sockets.delete(s));
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", () => r()));
+    const port = (proxy.address() as { port: number }).port;
+    const runner = await createBullMqRunner({
+      redisUrl: `redis://127.0.0.1:${port}${target.pathname}`,
+      prefix,
+      connectTimeoutMs: 500,
+      logger: { warn: () => {}, error: () => {} },
+    });
+    const name = `gone-${run}`;
+    runner.register(name, async () => "ok");
+    runner.on("completed", () => {});
+    await runner.start();
+    const id = await runner.enqueue(name, {});
+    expect((await runner.wait(id, { timeoutMs: 20_000 })).state).toBe("completed");
+
+    proxy.close();
+    for (const s of sockets) s.destroy();
+    const err = await runner.enqueue(name, {}).catch((e) => e);
+    expect(err).toBeInstanceOf(UnavailableError);
+    expect(err.code).toBe("REDIS_UNAVAILABLE");
+    expect(err.hint).toMatch(/QUINTET_REDIS_URL/);
+    await expect(runner.get(id)).rejects.toMatchObject({ code: "REDIS_UNAVAILABLE" });
     await runner.stop();
   });
 });
