@@ -73,6 +73,13 @@ describe("cleaning steps", () => {
     expect(amount.changed).toBe(3);
   });
 
+  it("stops on unreadable values when asked, naming them", () => {
+    const frame = frameFromRecords([...Array.from({ length: 40 }, (_, i) => ({ n: String(i) })), { n: "lots" }]);
+    expect(() => coerceTypes(frame, { onUnreadable: "error" })).toThrow(
+      'column "n" mixes types: numeric values except 1: "lots" at row 41',
+    );
+  });
+
   it("leaves a column of words alone", () => {
     const frame = frameFromRecords([{ plan: "team" }, { plan: "starter" }, { plan: "12" }]);
     const { frame: out, report } = coerceTypes(frame);

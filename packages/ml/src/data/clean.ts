@@ -164,6 +164,11 @@ export function trimStrings(frame: Frame, options: TrimOptions = {}): Cleaned {
 export interface CoerceOptions extends StepBase {
   /** Share of non-missing values that must parse for a column to change type. Default 0.95. */
   threshold?: number;
+  /**
+   * Values that do not parse in a column that changes type: `missing` (default) blanks
+   * them and lists them in the report; `error` stops with an error naming them.
+   */
+  onUnreadable?: "missing" | "error";
 }
 
 /**
@@ -184,6 +189,7 @@ export function coerceTypes(frame: Frame, options: CoerceOptions = {}): Cleaned 
     const change = log.column(c.name);
     const values = new Float64Array(strings.length);
     let invalid = 0;
+    const unreadable: string[] = [];
     for (let i = 0; i < strings.length; i++) {
       const s = strings[i];
       if (s === null || s === undefined) {
@@ -192,12 +198,24 @@ export function coerceTypes(frame: Frame, options: CoerceOptions = {}): Cleaned 
       }
       const v = parse(s);
       values[i] = v ?? Number.NaN;
-      if (v === undefined) invalid++;
+      if (v === undefined) {
+        invalid++;
+        if (unreadable.length < 5) unreadable.push(`${JSON.stringify(s)} at ${frame.rowLabel(i)}`);
+      }
       const after = cellValue({ kind: guess.kind, name: c.name, values } as Column, i);
       // A value counts as changed when it is lost (unreadable, a missing token) or, for
       // numbers, reformatted; yes/no words and ISO dates only change type.
       const reformatted = guess.kind === "numeric" && String(after) !== s;
       if (v === undefined || Number.isNaN(v) || reformatted) log.record(change, i, s, after);
+    }
+    if (invalid > 0 && options.onUnreadable === "error") {
+      throw new ValidationError(
+        `column "${c.name}" mixes types: ${guess.kind} values except ${invalid}: ${unreadable.join(", ")}${invalid > unreadable.length ? ", ..." : ""}`,
+        {
+          hint: 'Fix or blank those values, or clean with onUnreadable: "missing" to read them as missing.',
+          details: { column: c.name, examples: unreadable },
+        },
+      );
     }
     change.note = `${c.kind} → ${guess.kind}${invalid > 0 ? `; ${invalid} unreadable value${invalid > 1 ? "s" : ""} set missing` : ""}`;
     out = out.withColumn({ kind: guess.kind, name: c.name, values });

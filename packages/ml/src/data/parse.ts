@@ -93,6 +93,8 @@ export interface StringTypeGuess {
   present: number;
   /** Values the chosen reading could not parse (they would become missing). */
   invalid: number;
+  /** Non-missing values that read as numbers, whatever the verdict (to spot mixed columns). */
+  numbers: number;
 }
 
 /**
@@ -117,13 +119,13 @@ export function guessStringType(values: readonly (string | null)[], threshold = 
     if (parseNumberLike(v) !== undefined) num++;
     if (parseDateLike(v) !== undefined) date++;
   }
-  if (present === 0) return { kind: "string", present, invalid: 0 };
+  if (present === 0) return { kind: "string", present, invalid: 0, numbers: 0 };
   // A column of 0/1 is numeric, not boolean; words make it boolean.
   const wordy = [...seen].some((s) => s !== "0" && s !== "1");
-  if (bool === present && wordy) return { kind: "boolean", present, invalid: 0 };
-  if (num >= threshold * present) return { kind: "numeric", present, invalid: present - num };
-  if (date >= threshold * present) return { kind: "date", present, invalid: present - date };
-  return { kind: "string", present, invalid: 0 };
+  if (bool === present && wordy) return { kind: "boolean", present, invalid: 0, numbers: num };
+  if (num >= threshold * present) return { kind: "numeric", present, invalid: present - num, numbers: num };
+  if (date >= threshold * present) return { kind: "date", present, invalid: present - date, numbers: num };
+  return { kind: "string", present, invalid: 0, numbers: num };
 }
 
 /** How a column of strings is stored when it is not numbers, booleans or dates. */

@@ -39,6 +39,16 @@ describe("profileFrame", () => {
     );
   });
 
+  it("flags columns that mix numbers and words", () => {
+    const records = Array.from({ length: 30 }, (_, i) => ({ amount: i % 3 === 0 ? "unknown" : String(i * 10) }));
+    const p = profileFrame(frameFromRecords(records));
+    expect(p.columns[0]!.mixed!.examples[0]).toEqual({ row: "row 1", value: "unknown" });
+    expect(p.columns[0]!.mixed!.numericShare).toBeCloseTo(2 / 3, 12);
+    expect(p.warnings).toContain(
+      'amount: mixed types: 66.7% of values are numbers, others are not (e.g. "unknown" at row 1); fix or blank those values',
+    );
+  });
+
   it("flags a column that alone predicts the target, and not the honest ones", () => {
     const rows = syntheticCustomers({ rows: 3000, seed: 5, messy: false });
     const rng = new Rng(1);

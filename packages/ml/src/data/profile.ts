@@ -2,7 +2,7 @@ import { Rng } from "../datasets/rng.js";
 import { rocAuc } from "../metrics/classification.js";
 import { r2 } from "../metrics/regression.js";
 import { type Column, type Frame, isMissing, stringsOf } from "./frame.js";
-import { guessStringType } from "./parse.js";
+import { guessStringType, parseNumberLike } from "./parse.js";
 import { iqrFences, meanStd, quantileSorted, sortedPresent } from "./stats.js";
 import { splitTarget, type TargetInfo, type TargetOptions } from "./target.js";
 
@@ -61,6 +61,11 @@ export interface ColumnProfile {
   idLike: boolean;
   /** String columns whose values read as another type (cleaning would coerce them). */
   looksLike?: "numeric" | "boolean" | "date";
+  /**
+   * String columns where many values are numbers and many are not: usually a
+   * number column polluted by codes or notes. Examples are values that are not numbers.
+   */
+  mixed?: { numericShare: number; examples: { row: string; value: string }[] };
   leakage?: LeakageScore;
   /** Findings in words, e.g. "12.1% missing". */
   warnings: string[];
@@ -293,6 +298,16 @@ function profileColumn(frame: Frame, c: Column, options: ProfileOptions): Column
     const guess = guessStringType(strings);
     if (guess.kind !== "string") p.looksLike = guess.kind;
     else if (ID_NAME.test(c.name) && p.distinct >= 0.99 * present && present >= 20) p.idLike = true;
+    const numericShare = guess.present === 0 ? 0 : guess.numbers / guess.present;
+    if (numericShare >= 0.3 && guess.kind !== "numeric" && guess.kind !== "boolean") {
+      const examples: { row: string; value: string }[] = [];
+      for (let i = 0; i < strings.length && examples.length < 3; i++) {
+        const v = strings[i];
+        if (v !== null && v !== undefined && parseNumberLike(v) === undefined)
+          examples.push({ row: frame.rowLabel(i), value: v });
+      }
+      p.mixed = { numericShare, examples };
+    }
   }
   p.constant = p.distinct <= 1;
   if (present === 0) p.warnings.push("every value is missing");
@@ -300,6 +315,12 @@ function profileColumn(frame: Frame, c: Column, options: ProfileOptions): Column
   if (missing > 0 && present > 0) p.warnings.push(`${pct(p.missingShare)} missing`);
   if (p.idLike) p.warnings.push("ID-like: every value distinct; drop it from the features");
   if (p.looksLike) p.warnings.push(`stored as strings but reads as ${p.looksLike}; clean it to coerce the type`);
+  if (p.mixed) {
+    const e = p.mixed.examples[0];
+    p.warnings.push(
+      `mixed types: ${pct(p.mixed.numericShare)} of values are numbers, others are not${e ? ` (e.g. ${JSON.stringify(e.value)} at ${e.row})` : ""}; fix or blank those values`,
+    );
+  }
   if (p.numeric && p.numeric.outliers.count > 0) {
     const o = p.numeric.outliers;
     p.warnings.push(`${o.count} outlier${o.count > 1 ? "s" : ""} outside [${fmt(o.low)}, ${fmt(o.high)}] (IQR x ${k})`);
