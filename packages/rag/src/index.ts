@@ -2,6 +2,7 @@
  * @quintet/rag: sources, chunking, a hybrid index on LanceDB, retrieval, evaluation.
  */
 export * from "./chunking/index.js";
+export * from "./crawl/index.js";
 export * from "./documents/index.js";
 export * from "./index/index.js";
 export * from "./retrieval/index.js";
