@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import type { ConfigFile, QuintetConfig, Store } from "@quintet/core";
+import type { ArtifactStore, ConfigFile, QuintetConfig, Store } from "@quintet/core";
 import type { Command } from "commander";
 import { EXIT, type ExitCode } from "./exit-codes.js";
 import { Output, type OutputStream } from "./output.js";
@@ -97,6 +97,30 @@ export class CliContext {
   async openStore(config: QuintetConfig): Promise<Store> {
     const { openStore } = await import("@quintet/core");
     return openStore({ url: config.db.url, cwd: config.cwd });
+  }
+
+  /**
+   * Opens the project (store, artifact store, and the trace unless `trace: false`), runs
+   * `fn`, then flushes spans and closes everything, also when `fn` throws.
+   */
+  async withProject<T>(
+    fn: (project: { config: QuintetConfig; store: Store; artifacts: ArtifactStore }) => Promise<T>,
+    options: { trace?: boolean; config?: QuintetConfig } = {},
+  ): Promise<T> {
+    const config = options.config ?? (await this.loadConfig());
+    const { ArtifactStore, startTracing } = await import("@quintet/core");
+    const store = await this.openStore(config);
+    try {
+      const artifacts = await ArtifactStore.open({ home: config.home, store });
+      const tracing = options.trace === false ? undefined : await startTracing(store);
+      try {
+        return await fn({ config, store, artifacts });
+      } finally {
+        await tracing?.shutdown();
+      }
+    } finally {
+      await store.close();
+    }
   }
 
   /** Sets the exit code the process ends with once the command returns (highest wins). */

@@ -5,8 +5,12 @@ import * as doctor from "./doctor.js";
 import * as finetune from "./finetune.js";
 import * as init from "./init.js";
 import * as llm from "./llm.js";
+import * as models from "./models.js";
 import * as prompts from "./prompts.js";
+import * as quickstart from "./quickstart.js";
+import * as runs from "./runs.js";
 import * as traces from "./traces.js";
+import * as train from "./train.js";
 import * as up from "./up.js";
 
 /**
@@ -37,4 +41,17 @@ export interface CommandGroup {
 }
 
 /** Every command group, in the order `quintet --help` lists them. */
-export const commandGroups: CommandGroup[] = [init, doctor, up, llm, prompts, finetune, traces, agent];
+export const commandGroups: CommandGroup[] = [
+  quickstart,
+  init,
+  doctor,
+  up,
+  train,
+  runs,
+  models,
+  llm,
+  prompts,
+  finetune,
+  traces,
+  agent,
+];

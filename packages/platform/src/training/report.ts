@@ -72,12 +72,15 @@ export async function writeTrainingReport(path: string, r: TrainingReportInput):
     const series = [{ name: `validation ${r.curve.metric}`, points: r.curve.valid.map((v, i) => [i, v] as const) }];
     if (r.curve.train.length > 0)
       series.push({ name: `train ${r.curve.metric}`, points: r.curve.train.map((v, i) => [i, v] as const) });
-    report.chart(`Learning curve (best round ${r.curve.bestIteration ?? "-"})`, {
-      type: "line",
-      x: { label: "boosting round" },
-      y: { label: r.curve.metric },
-      series,
-    });
+    report.chart(
+      `Learning curve (best round ${r.curve.bestIteration === undefined ? "-" : r.curve.bestIteration + 1})`,
+      {
+        type: "line",
+        x: { label: "boosting round" },
+        y: { label: r.curve.metric },
+        series,
+      },
+    );
   }
   const top = r.importance.slice(0, 20).filter((i) => i.gain > 0);
   if (top.length > 0) {
