@@ -200,6 +200,8 @@ function meanOf(targets: Float64Array[], rows: ArrayLike<number>): number[] {
 function smoothed(stats: Stats, key: string, prior: number[], m: number): number[] {
   const s = stats.sum.get(key);
   const c = stats.count.get(key) ?? 0;
+  // Without smoothing, a category no other fold saw has no mean: use the prior.
+  if (c + m === 0) return [...prior];
   return prior.map((p, t) => ((s ? s[t]! : 0) + m * p) / (c + m));
 }
 

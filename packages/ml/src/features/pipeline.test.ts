@@ -102,6 +102,32 @@ describe("Pipeline serialisation", () => {
     expect(warnings[0]).toMatch(/row 1, column "seats": 100000 is outside the training range/);
   });
 
+  it("checks training data against a given contract", async () => {
+    const first = await new Pipeline([{ type: "ordinal" }]).fit(
+      frameFromRecords([
+        { plan: "team", seats: 2 },
+        { plan: "starter", seats: 1 },
+      ]),
+    );
+    const next = new Pipeline([{ type: "ordinal" }], { schema: first.schema });
+    await expect(
+      next.fit(
+        frameFromRecords([
+          { plan: "team", seats: 3 },
+          { plan: "gold", seats: 1 },
+        ]),
+      ),
+    ).rejects.toThrow('row 2, column "plan": "gold" is not a category the model knows');
+    await expect(next.fit(frameFromRecords([{ plan: "team" }]))).rejects.toThrow(/column "seats" is missing/);
+    await next.fit(
+      frameFromRecords([
+        { plan: "starter", seats: 3 },
+        { plan: "team", seats: 5 },
+      ]),
+    );
+    expect(next.schema).toEqual(first.schema);
+  });
+
   it("refuses a corrupted saved pipeline, naming the part", async () => {
     const pipe = await new Pipeline([{ type: "standardScale" }]).fit(frameFromRecords([{ x: 1 }, { x: 2 }]));
     const json = pipe.toJSON();

@@ -60,6 +60,12 @@ export interface PipelineOptions {
   seed?: number;
   /** How a target column is read (task, positive class, rows with missing labels). */
   targetOptions?: TargetOptions;
+  /**
+   * A data contract the training data must meet (e.g. the previous model version's):
+   * fitting checks the rows against it — errors name the row and column — and keeps it
+   * as the pipeline's input schema. Default: inferred from the training data.
+   */
+  schema?: Schema;
 }
 
 export interface TransformOptions extends ConformOptions {
@@ -191,6 +197,7 @@ export class Pipeline {
   readonly steps: readonly StepSpec[];
   readonly seed: number;
   private readonly targetOptions: TargetOptions;
+  private readonly contract: Schema | undefined;
   private fitted: Fitted | undefined;
 
   constructor(steps: readonly StepSpec[] = [], options: PipelineOptions = {}) {
@@ -202,6 +209,7 @@ export class Pipeline {
     });
     this.seed = options.seed ?? 0;
     this.targetOptions = options.targetOptions ?? {};
+    this.contract = options.schema === undefined ? undefined : parseSchema(options.schema);
   }
 
   get isFitted(): boolean {
@@ -286,7 +294,7 @@ export class Pipeline {
       }
       inputs = inputs.drop(spec.columns);
     }
-    const schema = inferSchema(inputs);
+    const schema = this.contract ?? inferSchema(inputs);
     let work: Work = { frame: assertConforms(inputs, schema).frame, features: [], consumed: new Set() };
     const states: unknown[] = [];
     for (let i = 0; i < this.steps.length; i++) {
