@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const suites = {
+  agents: ["agents/orchestration.ts"],
   core: ["core/spans.ts", "core/jobs.ts"],
   trees: ["trees/run.ts", "trees/predict.ts"],
 };

@@ -57,7 +57,7 @@ export interface ToolRunContext {
   failures: FailureTracker;
   callCounts: Map<string, number>;
   remainingWallMs: () => number | undefined;
-  emit: (key: string, body: RunEventBody) => Promise<RunEvent>;
+  emit: (key: string, body: RunEventBody, options?: { defer?: boolean }) => Promise<RunEvent>;
 }
 
 class ToolTimeout extends Error {}
@@ -172,17 +172,23 @@ export async function executeCall(call: ToolCall, index: number, c: ToolRunConte
       replayed: false,
     };
   };
+  // The intent of a call without side effects is written with its result: if the process dies
+  // in between, the call simply runs again. A side-effecting call's intent is written first.
   const announce = (approved?: boolean) =>
-    c.emit(callKey, {
-      type: "tool-call",
-      agent: c.agent,
-      step: c.step,
-      callId: call.id,
-      name: call.name,
-      arguments: call.arguments,
-      sideEffects: tool?.sideEffects ?? false,
-      ...(approved !== undefined ? { approved } : {}),
-    });
+    c.emit(
+      callKey,
+      {
+        type: "tool-call",
+        agent: c.agent,
+        step: c.step,
+        callId: call.id,
+        name: call.name,
+        arguments: call.arguments,
+        sideEffects: tool?.sideEffects ?? false,
+        ...(approved !== undefined ? { approved } : {}),
+      },
+      { defer: !tool?.sideEffects },
+    );
   const available = () => [...c.tools.keys()].filter((n) => c.allowed(n) && !c.failures.isDisabled(n));
   if (!tool) {
     await announce();

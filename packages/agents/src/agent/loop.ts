@@ -111,8 +111,8 @@ export async function runAgentLoop(spec: AgentSpec, input: string, ctx: LoopCont
   let lastText = "";
   let currentStep = 0;
 
-  const emit = async (key: string, body: RunEventBody): Promise<RunEvent> => {
-    const event = await run.emit(key, body);
+  const emit = async (key: string, body: RunEventBody, options?: { defer?: boolean }): Promise<RunEvent> => {
+    const event = await run.emit(key, body, options);
     if (memory?.episodic) await memory.episodic.recordEvent(event, scope);
     return event;
   };
@@ -275,7 +275,8 @@ export async function runAgentLoop(spec: AgentSpec, input: string, ctx: LoopCont
         model: r.model,
       };
     }
-    await emit(modelKey, call);
+    // A final answer is written together with the final event that follows at once.
+    await emit(modelKey, call, { defer: call.toolCalls.length === 0 });
     charge(call.usage, call.costUsd);
     if (call.text) lastText = call.text;
     messages.push({

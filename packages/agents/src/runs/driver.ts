@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { type Store, toQuintetError, withSpan } from "@quintet/core";
 import type { SpanRunner, Usage } from "@quintet/llm";
 import type { StopInfo } from "../control/budget.js";
@@ -54,8 +55,11 @@ export interface RunContext {
   readonly journal: Journal;
   readonly signal: AbortSignal;
   readonly tracer: SpanRunner;
-  /** Records the event under `key` (once) and streams it; a recorded key is streamed as replayed. */
-  emit(key: string, body: RunEventBody): Promise<RunEvent>;
+  /**
+   * Records the event under `key` (once) and streams it; a recorded key is streamed as
+   * replayed. `defer` batches the row with the next write (see {@link Journal.write}).
+   */
+  emit(key: string, body: RunEventBody, options?: { defer?: boolean }): Promise<RunEvent>;
 }
 
 export interface RunSpec<R extends RunSummary> {
@@ -69,8 +73,6 @@ export interface RunSpec<R extends RunSummary> {
   /** Checks a stored run before it is claimed for resuming (throw to refuse). */
   check?: (record: RunRecord) => void;
 }
-
-const NEVER = new AbortController().signal;
 
 function toEvent(runId: string, e: { key: string; seq: number; at: number; replayed: boolean; event: unknown }) {
   return { ...(e.event as RunEventBody), runId, seq: e.seq, key: e.key, at: e.at, replayed: e.replayed } as RunEvent;
@@ -96,6 +98,7 @@ export function startRun<R extends RunSummary>(
     let record: RunRecord | undefined;
     let journal: RunJournal;
     let renewTimer: NodeJS.Timeout | undefined;
+    let untrack = () => {};
     try {
       if (options.store) {
         runs = await RunStore.open(options.store);
@@ -112,6 +115,7 @@ export function startRun<R extends RunSummary>(
           );
           journal = new RunJournal(runId, runs);
         }
+        untrack = runs.track();
         const held = runs;
         renewTimer = setInterval(
           () => void held.renew(runId, owner, leaseMs).catch(() => {}),
@@ -122,16 +126,25 @@ export function startRun<R extends RunSummary>(
         journal = new RunJournal(runId);
       }
     } catch (err) {
+      untrack();
       channel.close();
       throw err;
     }
+    // One listener on the caller's signal; every step and tool of the run listens to ours
+    // (many at once in concurrent runs and parallel tasks, hence no listener limit).
+    const abort = new AbortController();
+    setMaxListeners(0, abort.signal);
+    const outer = options.signal;
+    const onAbort = () => abort.abort(outer?.reason);
+    if (outer?.aborted) onAbort();
+    else outer?.addEventListener("abort", onAbort, { once: true });
     const ctx: RunContext = {
       runId,
       journal,
-      signal: options.signal ?? NEVER,
+      signal: abort.signal,
       tracer,
-      emit: async (key, eventBody) => {
-        const entry = await journal.write(key, eventBody as RunEventBody & { type: string });
+      emit: async (key, eventBody, emitOptions) => {
+        const entry = await journal.write(key, eventBody as RunEventBody & { type: string }, emitOptions);
         const event = toEvent(runId, entry);
         options.onEvent?.(event);
         channel.push(event);
@@ -145,6 +158,7 @@ export function startRun<R extends RunSummary>(
         { runId, resumed: Boolean(options.resume) },
         async (span) => {
           const out = await body(ctx, record);
+          await journal.flush();
           span.setAttributes({ status: out.status, stopReason: out.stop.reason, steps: out.steps });
           span.setUsage({
             inputTokens: out.usage.inputTokens,
@@ -183,6 +197,8 @@ export function startRun<R extends RunSummary>(
       }
       throw err;
     } finally {
+      outer?.removeEventListener("abort", onAbort);
+      untrack();
       clearInterval(renewTimer);
       channel.close();
     }

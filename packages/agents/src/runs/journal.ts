@@ -33,9 +33,14 @@ export interface Journal {
   get(key: string): JournalEntry | undefined;
   /**
    * Records `event` under `key` (written through to the store when durable). If the key is
-   * already recorded, nothing is written and the existing entry is returned.
+   * already recorded, nothing is written and the existing entry is returned. With `defer`,
+   * the row is held back and written in one statement with the next write that is not
+   * deferred (or the final flush): for events whose loss in a crash costs nothing but a
+   * repeat of work without side effects.
    */
-  write(key: string, event: RecordedEvent): Promise<JournalEntry>;
+  write(key: string, event: RecordedEvent, options?: { defer?: boolean }): Promise<JournalEntry>;
+  /** Writes any deferred rows. */
+  flush(): Promise<void>;
   /** Active milliseconds since the run started, summed over its attempts. */
   elapsedMs(): number;
   /** Every entry in record order. */
@@ -51,6 +56,7 @@ export class RunJournal implements Journal {
   private nextSeq = 1;
   private readonly startedAt = performance.now();
   private readonly elapsedBase: number;
+  private deferred: StepRecord[] = [];
 
   constructor(
     readonly runId: string,
@@ -81,7 +87,7 @@ export class RunJournal implements Journal {
     return this.byKey.get(key);
   }
 
-  async write(key: string, event: RecordedEvent): Promise<JournalEntry> {
+  async write(key: string, event: RecordedEvent, options: { defer?: boolean } = {}): Promise<JournalEntry> {
     const existing = this.byKey.get(key);
     if (existing) return existing;
     const entry: JournalEntry = {
@@ -94,24 +100,37 @@ export class RunJournal implements Journal {
     };
     // Set before the write so a concurrent writer of the same key sees it.
     this.byKey.set(key, entry);
-    if (this.runs) {
-      try {
-        await this.runs.appendStep({
-          runId: this.runId,
-          key,
-          seq: entry.seq,
-          type: event.type,
-          agent: event.agent,
-          event,
-          at: entry.at,
-          elapsedMs: entry.elapsedMs,
-        });
-      } catch (err) {
-        this.byKey.delete(key);
-        throw err;
-      }
+    if (!this.runs) return entry;
+    const row: StepRecord = {
+      runId: this.runId,
+      key,
+      seq: entry.seq,
+      type: event.type,
+      agent: event.agent,
+      event,
+      at: entry.at,
+      elapsedMs: entry.elapsedMs,
+    };
+    if (options.defer) {
+      this.deferred.push(row);
+      return entry;
+    }
+    const rows = this.deferred.length ? [...this.deferred, row] : [row];
+    this.deferred = [];
+    try {
+      await this.runs.appendSteps(rows);
+    } catch (err) {
+      for (const r of rows) this.byKey.delete(r.key);
+      throw err;
     }
     return entry;
+  }
+
+  async flush(): Promise<void> {
+    if (!this.runs || this.deferred.length === 0) return;
+    const rows = this.deferred;
+    this.deferred = [];
+    await this.runs.appendSteps(rows);
   }
 
   elapsedMs(): number {

@@ -115,7 +115,8 @@ describe("durable runs across a killed process", () => {
     const runs = await RunStore.open(store);
     expect((await runs.get("run-1")).status).toBe("running");
     const before = (await runs.steps("run-1")).map((s) => s.type);
-    expect(before).toEqual(["model-call", "tool-call", "tool-result", "model-call", "tool-call"]);
+    // the payment's intent was written before it ran; the read-only lookup's is written with its result
+    expect(before).toEqual(["model-call", "tool-call", "tool-result", "model-call"]);
 
     const second = await finished(startChild(dbUrl, "run-1", "resume"));
     expect(second.err).toContain("(replayed)");

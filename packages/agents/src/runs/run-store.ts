@@ -122,10 +122,17 @@ export class RunStore {
     private readonly db: Kysely<CoreTables & RunTables>,
   ) {}
 
-  /** Opens the run tables of `store` (migrating them on first use). */
+  private static readonly byStore = new WeakMap<Store, RunStore>();
+
+  /** The run tables of `store` (migrated on first use); one instance per store, so concurrent runs share group commits. */
   static async open(store: Store): Promise<RunStore> {
     await store.migrate("agents", runMigrations);
-    return new RunStore(store, store.db.withTables<RunTables>());
+    let runs = RunStore.byStore.get(store);
+    if (!runs) {
+      runs = new RunStore(store, store.db.withTables<RunTables>());
+      RunStore.byStore.set(store, runs);
+    }
+    return runs;
   }
 
   /** Creates a run held by `owner`. */
@@ -300,20 +307,73 @@ export class RunStore {
     }));
   }
 
-  /** Writes one step; a step already recorded under the same key is kept as it was. */
-  async appendStep(step: StepRecord): Promise<void> {
+  private active = 0;
+  private pending: { rows: StepRecord[]; done: () => void; fail: (err: unknown) => void }[] = [];
+  private flushScheduled = false;
+
+  /**
+   * Writes steps; a step already recorded under the same key is kept as it was. Writes that
+   * arrive in the same turn of the event loop (concurrent runs, parallel tool calls) are
+   * committed together in one statement — group commit — and each caller resumes only once
+   * its rows are committed.
+   */
+  appendSteps(steps: readonly StepRecord[]): Promise<void> {
+    if (steps.length === 0) return Promise.resolve();
+    // A lone run writes at once: waiting a loop turn for company would only add latency.
+    if (this.active <= 1 && this.pending.length === 0) return this.insertChunks(steps);
+    return new Promise<void>((done, fail) => {
+      this.pending.push({ rows: [...steps], done, fail });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => void this.flushPending());
+      }
+    });
+  }
+
+  private async flushPending(): Promise<void> {
+    const batch = this.pending;
+    this.pending = [];
+    this.flushScheduled = false;
+    try {
+      await this.insertChunks(batch.flatMap((b) => b.rows));
+      for (const b of batch) b.done();
+    } catch (err) {
+      for (const b of batch) b.fail(err);
+    }
+  }
+
+  private async insertChunks(rows: readonly StepRecord[]): Promise<void> {
+    // 8 columns per row: stay far below SQLite's bound-parameter limit.
+    for (let i = 0; i < rows.length; i += 500) await this.insertSteps(rows.slice(i, i + 500));
+  }
+
+  /** Counts a run being driven in this process (group commit only pays off with company); returns the release. */
+  track(): () => void {
+    this.active++;
+    let released = false;
+    return () => {
+      if (!released) {
+        released = true;
+        this.active--;
+      }
+    };
+  }
+
+  private async insertSteps(steps: readonly StepRecord[]): Promise<void> {
     await this.db
       .insertInto("agent_steps")
-      .values({
-        run_id: step.runId,
-        key: step.key,
-        seq: step.seq,
-        type: step.type,
-        agent: step.agent ?? null,
-        data: JSON.stringify(step.event),
-        at: step.at,
-        elapsed_ms: step.elapsedMs,
-      })
+      .values(
+        steps.map((step) => ({
+          run_id: step.runId,
+          key: step.key,
+          seq: step.seq,
+          type: step.type,
+          agent: step.agent ?? null,
+          data: JSON.stringify(step.event),
+          at: step.at,
+          elapsed_ms: step.elapsedMs,
+        })),
+      )
       .onConflict((oc) => oc.columns(["run_id", "key"]).doNothing())
       .execute();
   }
