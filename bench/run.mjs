@@ -10,7 +10,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const suites = {
   agents: ["agents/orchestration.ts"],
   core: ["core/spans.ts", "core/jobs.ts"],
-  trees: ["trees/run.ts", "trees/predict.ts"],
+  trees: ["trees/train.ts", "trees/predict.ts"],
 };
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));
 const names = wanted.length > 0 ? wanted : Object.keys(suites);

@@ -115,18 +115,20 @@ export function fitBinLayout(X: Matrix, options: BinningOptions): BinLayout {
   return { features };
 }
 
-/** Quantile cut points over the float32 values of one feature (no NaN). */
+/** Quantile cut points over the float32 values of one feature (no NaN); sorts `values`. */
 function numericBins(values: Float32Array, maxBins: number): FeatureBins {
   values.sort();
   const n = values.length;
-  const distinct: number[] = [];
-  const counts: number[] = [];
+  // Distinct values and their counts, in place of the sorted values.
+  const distinct = new Float64Array(n);
+  const counts = new Int32Array(n);
+  let nd = 0;
   for (let i = 0; i < n; i++) {
     const v = values[i]!;
-    if (distinct.length > 0 && distinct[distinct.length - 1] === v) counts[counts.length - 1]!++;
+    if (nd > 0 && distinct[nd - 1] === v) counts[nd - 1]!++;
     else {
-      distinct.push(v);
-      counts.push(1);
+      distinct[nd] = v;
+      counts[nd++] = 1;
     }
   }
   const cuts: number[] = [];
@@ -135,15 +137,15 @@ function numericBins(values: Float32Array, maxBins: number): FeatureBins {
     const m = Math.fround(a + (b - a) / 2);
     cuts.push(m > a ? m : b);
   };
-  if (distinct.length <= maxBins) {
-    for (let i = 1; i < distinct.length; i++) cutBetween(distinct[i - 1]!, distinct[i]!);
+  if (nd <= maxBins) {
+    for (let i = 1; i < nd; i++) cutBetween(distinct[i - 1]!, distinct[i]!);
   } else {
     // Greedy equal-count bins over distinct values: each bin takes values until it holds
     // its share of the rows that remain, so a heavy value gets a bin of its own.
     let remaining = n;
     let binsLeft = maxBins;
     let inBin = 0;
-    for (let i = 0; i < distinct.length - 1; i++) {
+    for (let i = 0; i < nd - 1; i++) {
       inBin += counts[i]!;
       const target = remaining / binsLeft;
       const next = counts[i + 1]!;

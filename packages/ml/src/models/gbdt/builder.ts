@@ -5,7 +5,13 @@ import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { QuintetError } from "@quintet/core";
 import type { BinnedMatrix } from "./binning.js";
-import { buildHistogram, HistogramPool } from "./histogram.js";
+import {
+  buildHistogram,
+  buildPackedHistogram,
+  HIST_FEATURE_STRIDE,
+  HistogramPool,
+  PACKED_FEATURE_STRIDE,
+} from "./histogram.js";
 import { Cmd, CTRL, CTRL_SIZE, type WorkerInit } from "./protocol.js";
 
 /**
@@ -17,6 +23,16 @@ export interface HistogramBuilder {
   readonly pool: HistogramPool;
   readonly idx: Uint32Array;
   readonly gh: Float64Array;
+  /** Histograms are packed from quantized gradients (see histogram.ts) rather than exact. */
+  readonly packed: boolean;
+  /** Packed mode: what one unit of quantized gradient and hessian is worth. */
+  readonly gScale: number;
+  readonly hScale: number;
+  /**
+   * Packed mode: quantizes the gradients of rows `idx[0..m)` for the next tree, rounding
+   * stochastically (unbiased) with a generator seeded by `seed`.
+   */
+  quantize(m: number, seed: number): void;
   /** Features the histograms of the next tree cover: `feats[0..count)`, ascending. */
   setFeatures(feats: Int32Array, count: number): void;
   /** Fills histogram `slot` from rows `idx[start..end)`. */
@@ -42,10 +58,17 @@ export function poolCapacity(cols: number, maxDepth: number, maxLeaves: number):
   return Math.max(4, Math.min(needed + 4, byMemory));
 }
 
+/** Largest quantization level used per row (more gains nothing measurable). */
+const MAX_LEVELS = 1 << 15;
+
 class SerialBuilder implements HistogramBuilder {
   readonly pool: HistogramPool;
   readonly idx: Uint32Array;
   readonly gh: Float64Array;
+  /** Packed gradient pair per row (packed mode). */
+  readonly q: Float64Array;
+  gScale = 1;
+  hScale = 1;
   protected readonly feats: Int32Array;
   protected count = 0;
   protected dense = true;
@@ -54,12 +77,15 @@ class SerialBuilder implements HistogramBuilder {
     protected readonly data: BinnedMatrix,
     capacity: number,
     shared: boolean,
+    readonly packed: boolean,
   ) {
     const { rows, cols } = data;
-    this.pool = new HistogramPool(cols, capacity, shared);
-    this.idx = new Uint32Array(shared ? new SharedArrayBuffer(rows * 4) : new ArrayBuffer(rows * 4));
-    this.gh = new Float64Array(shared ? new SharedArrayBuffer(rows * 16) : new ArrayBuffer(rows * 16));
-    this.feats = new Int32Array(shared ? new SharedArrayBuffer(Math.max(1, cols) * 4) : new ArrayBuffer(cols * 4));
+    const buf = (bytes: number) => (shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
+    this.pool = new HistogramPool(cols, capacity, shared, packed ? PACKED_FEATURE_STRIDE : HIST_FEATURE_STRIDE);
+    this.idx = new Uint32Array(buf(rows * 4));
+    this.gh = new Float64Array(buf(rows * 16));
+    this.q = new Float64Array(buf(packed ? rows * 8 : 8));
+    this.feats = new Int32Array(buf(Math.max(1, cols) * 4));
   }
 
   setFeatures(feats: Int32Array, count: number): void {
@@ -70,21 +96,71 @@ class SerialBuilder implements HistogramBuilder {
     this.dense = dense;
   }
 
+  quantize(m: number, seed: number): void {
+    const { idx, gh, q } = this;
+    let gmax = 0;
+    let hmax = 0;
+    for (let k = 0; k < m; k++) {
+      const r = idx[k]!;
+      gmax = Math.max(gmax, Math.abs(gh[2 * r]!));
+      hmax = Math.max(hmax, gh[2 * r + 1]!);
+    }
+    // Levels such that no node's sums can leave the exact-integer range of the packing.
+    const qg = Math.min(MAX_LEVELS, Math.floor((2 ** 25 - 1) / m));
+    const qh = Math.min(MAX_LEVELS, Math.floor((2 ** 26 - 1) / m));
+    this.gScale = gmax > 0 ? gmax / qg : 1;
+    this.hScale = hmax > 0 ? hmax / qh : 1;
+    const gi = 1 / this.gScale;
+    const hi = 1 / this.hScale;
+    // xorshift32: cheap, and the same sequence however the work is threaded.
+    let x = seed >>> 0 || 0x9e3779b9;
+    for (let k = 0; k < m; k++) {
+      const r = idx[k]!;
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      const u1 = (x >>> 0) / 4294967296;
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      const u2 = (x >>> 0) / 4294967296;
+      const g = Math.max(-qg, Math.min(qg, Math.floor(gh[2 * r]! * gi + u1)));
+      const h = Math.max(0, Math.min(qh, Math.floor(gh[2 * r + 1]! * hi + u2)));
+      q[r] = g * 2 ** 26 + h;
+    }
+  }
+
   build(slot: number, start: number, end: number): void {
     const d = this.data;
-    buildHistogram(
-      this.pool.view(slot),
-      d.bins,
-      d.cols,
-      this.gh,
-      this.idx,
-      start,
-      end,
-      this.feats,
-      0,
-      this.count,
-      this.dense,
-    );
+    if (this.packed) {
+      buildPackedHistogram(
+        this.pool.view(slot),
+        d.bins,
+        d.cols,
+        this.q,
+        this.idx,
+        start,
+        end,
+        this.feats,
+        0,
+        this.count,
+        this.dense,
+      );
+    } else {
+      buildHistogram(
+        this.pool.view(slot),
+        d.bins,
+        d.cols,
+        this.gh,
+        this.idx,
+        start,
+        end,
+        this.feats,
+        0,
+        this.count,
+        this.dense,
+      );
+    }
   }
 
   async close(): Promise<void> {}
@@ -110,8 +186,8 @@ class ThreadedBuilder extends SerialBuilder {
   /** Feature-list boundaries: part p covers `feats[bounds[p]..bounds[p + 1])`. */
   private readonly bounds: Int32Array;
 
-  constructor(data: BinnedMatrix, capacity: number, numWorkers: number) {
-    super(data, capacity, true);
+  constructor(data: BinnedMatrix, capacity: number, numWorkers: number, packed: boolean) {
+    super(data, capacity, true, packed);
     this.bounds = new Int32Array(numWorkers + 2);
     const { entry, eval: isEval } = workerEntry();
     for (let w = 0; w < numWorkers; w++) {
@@ -121,6 +197,8 @@ class ThreadedBuilder extends SerialBuilder {
         bins: data.bins.buffer as SharedArrayBuffer,
         cols: data.cols,
         gh: this.gh.buffer as SharedArrayBuffer,
+        q: this.q.buffer as SharedArrayBuffer,
+        packed: this.packed,
         idx: this.idx.buffer as SharedArrayBuffer,
         feats: this.feats.buffer as SharedArrayBuffer,
         pool: this.pool.buffer.buffer as SharedArrayBuffer,
@@ -175,11 +253,12 @@ class ThreadedBuilder extends SerialBuilder {
     Atomics.add(c, CTRL.SEQ, 1);
     Atomics.notify(c, CTRL.SEQ);
     const d = this.data;
-    buildHistogram(
+    const build = this.packed ? buildPackedHistogram : buildHistogram;
+    build(
       this.pool.view(slot),
       d.bins,
       d.cols,
-      this.gh,
+      this.packed ? this.q : this.gh,
       this.idx,
       start,
       end,
@@ -249,12 +328,13 @@ export async function createHistogramBuilder(
   data: BinnedMatrix,
   capacity: number,
   threads: number,
+  packed = false,
 ): Promise<HistogramBuilder> {
-  if (threads <= 1 || data.cols < 2) return new SerialBuilder(data, capacity, false);
+  if (threads <= 1 || data.cols < 2) return new SerialBuilder(data, capacity, false, packed);
   if (!(data.bins.buffer instanceof SharedArrayBuffer)) {
     throw new QuintetError("INTERNAL", "threaded histograms need bins in shared memory (binMatrix(..., true))");
   }
-  const b = new ThreadedBuilder(data, capacity, Math.min(threads, data.cols) - 1);
+  const b = new ThreadedBuilder(data, capacity, Math.min(threads, data.cols) - 1, packed);
   try {
     await b.ready();
   } catch (err) {

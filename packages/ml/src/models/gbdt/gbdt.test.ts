@@ -131,6 +131,28 @@ describe("trainGbdt: learning", () => {
     expect(multiLogLoss(y.subarray(2400), p, 3)).toBeLessThan(0.45);
   });
 
+  it("quantized gradients learn as well as exact ones", async () => {
+    const exact = await trainGbdt(train.X, train.y, { objective: "binary", numRounds: 150, maxDepth: 4 });
+    const quant = await trainGbdt(train.X, train.y, {
+      objective: "binary",
+      numRounds: 150,
+      maxDepth: 4,
+      quantizedGradients: true,
+    });
+    expect(treesOf(quant)).not.toEqual(treesOf(exact));
+    const aucExact = rocAuc(test.y, predict(exact, test.X));
+    const aucQuant = rocAuc(test.y, predict(quant, test.X));
+    expect(Math.abs(aucQuant - aucExact)).toBeLessThan(0.01);
+    const reg = regressionTable(3000, 8);
+    const q = await trainGbdt(reg.X, reg.y, {
+      objective: "squared",
+      numRounds: 200,
+      maxDepth: 4,
+      quantizedGradients: true,
+    });
+    expect(rmse(reg.truth, predict(q, reg.X))).toBeLessThan(0.45);
+  });
+
   it("lossguide growth respects numLeaves and beats a stump", async () => {
     const model = await trainGbdt(train.X, train.y, {
       objective: "binary",
@@ -306,6 +328,10 @@ describe("trainGbdt: determinism, threads, early stopping, progress", () => {
     const serial = await trainGbdt(t.X, t.y, { ...opts, threads: 1 });
     const threaded = await trainGbdt(t.X, t.y, { ...opts, threads: 2 });
     expect(treesOf(threaded)).toEqual(treesOf(serial));
+    const quant = { ...opts, quantizedGradients: true } as const;
+    expect(treesOf(await trainGbdt(t.X, t.y, { ...quant, threads: 2 }))).toEqual(
+      treesOf(await trainGbdt(t.X, t.y, { ...quant, threads: 1 })),
+    );
     const lossguide = { ...opts, growPolicy: "lossguide", numLeaves: 20 } as const;
     expect(treesOf(await trainGbdt(t.X, t.y, { ...lossguide, threads: 3 }))).toEqual(
       treesOf(await trainGbdt(t.X, t.y, { ...lossguide, threads: 1 })),

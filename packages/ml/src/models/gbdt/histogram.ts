@@ -1,14 +1,28 @@
 /**
- * Gradient/hessian histograms and the row bookkeeping around them. A histogram holds
- * `BIN_STRIDE` (sumGrad, sumHess) pairs per feature, feature after feature, so the slot of
- * (feature f, bin b) is `(f << 9) + (b << 1)`. Histograms live in a preallocated pool so
- * growing a tree allocates nothing per node.
+ * Gradient/hessian histograms and the row bookkeeping around them. Histograms live in a
+ * preallocated pool so growing a tree allocates nothing per node. Two layouts:
+ *
+ * - exact: 256 (sumGrad, sumHess) pairs per feature, feature after feature; the slot of
+ *   (feature f, bin b) is `(f << 9) + (b << 1)`.
+ * - packed: gradients quantized to integers and packed with the hessian into one double
+ *   per row (see {@link PACK}); 256 doubles per feature, slot `(f << 8) + b`. Integer sums
+ *   stay exact in a double, so a packed histogram is one add per (row, feature) instead of
+ *   two, and half the memory.
  *
  * This module imports nothing: the histogram workers load it as their whole program.
  */
 
-/** Doubles per feature in a histogram: BIN_STRIDE bins × (grad, hess). */
+/** Doubles per feature in an exact histogram: 256 bins × (grad, hess). */
 export const HIST_FEATURE_STRIDE = 512;
+
+/** Doubles per feature in a packed histogram: 256 bins. */
+export const PACKED_FEATURE_STRIDE = 256;
+
+/**
+ * A packed value is `gq * PACK + hq` with integer gq (|sum| < 2^25) and hq (0 <= sum < 2^26):
+ * every partial sum stays below 2^52, where doubles add integers exactly.
+ */
+export const PACK = 2 ** 26;
 
 /** A fixed set of histogram slots in one buffer (shared with workers when threaded). */
 export class HistogramPool {
@@ -17,8 +31,8 @@ export class HistogramPool {
   private readonly views: Float64Array[] = [];
   private readonly free: number[] = [];
 
-  constructor(numFeatures: number, capacity: number, shared: boolean) {
-    this.slotSize = numFeatures * HIST_FEATURE_STRIDE;
+  constructor(numFeatures: number, capacity: number, shared: boolean, featureStride = HIST_FEATURE_STRIDE) {
+    this.slotSize = numFeatures * featureStride;
     const bytes = this.slotSize * capacity * 8;
     this.buffer = new Float64Array(shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
     for (let s = 0; s < capacity; s++) {
@@ -174,8 +188,69 @@ function buildSparse(
 }
 
 /**
- * `parent -= child` over features `feats[0..count)`, the first `numBins[f]` slots of each:
- * the parent's slot becomes the sibling's histogram (histogram subtraction).
+ * Packed counterpart of {@link buildHistogram}: `q[r]` is row r's packed gradient pair.
+ */
+export function buildPackedHistogram(
+  hist: Float64Array,
+  bins: Uint8Array,
+  cols: number,
+  q: Float64Array,
+  idx: Uint32Array,
+  start: number,
+  end: number,
+  feats: Int32Array,
+  fi0: number,
+  fi1: number,
+  dense: boolean,
+): void {
+  for (let i = fi0; i < fi1; i++) {
+    const o = feats[i]! * PACKED_FEATURE_STRIDE;
+    hist.fill(0, o, o + PACKED_FEATURE_STRIDE);
+  }
+  if (dense) {
+    const f4 = fi0 + ((fi1 - fi0) & ~3);
+    for (let k = start; k < end; k++) {
+      const r = idx[k]!;
+      const v = q[r]!;
+      const rb = r * cols;
+      let f = fi0;
+      for (; f < f4; f += 4) {
+        hist[(f << 8) + bins[rb + f]!]! += v;
+        hist[((f + 1) << 8) + bins[rb + f + 1]!]! += v;
+        hist[((f + 2) << 8) + bins[rb + f + 2]!]! += v;
+        hist[((f + 3) << 8) + bins[rb + f + 3]!]! += v;
+      }
+      for (; f < fi1; f++) hist[(f << 8) + bins[rb + f]!]! += v;
+    }
+    return;
+  }
+  const i4 = fi0 + ((fi1 - fi0) & ~3);
+  for (let k = start; k < end; k++) {
+    const r = idx[k]!;
+    const v = q[r]!;
+    const rb = r * cols;
+    let i = fi0;
+    for (; i < i4; i += 4) {
+      const fa = feats[i]!;
+      const fb = feats[i + 1]!;
+      const fc = feats[i + 2]!;
+      const fd = feats[i + 3]!;
+      hist[(fa << 8) + bins[rb + fa]!]! += v;
+      hist[(fb << 8) + bins[rb + fb]!]! += v;
+      hist[(fc << 8) + bins[rb + fc]!]! += v;
+      hist[(fd << 8) + bins[rb + fd]!]! += v;
+    }
+    for (; i < fi1; i++) {
+      const f = feats[i]!;
+      hist[(f << 8) + bins[rb + f]!]! += v;
+    }
+  }
+}
+
+/**
+ * `parent -= child` over features `feats[0..count)`, the first `numBins[f]` bins of each:
+ * the parent's slot becomes the sibling's histogram (histogram subtraction). `perBin` is
+ * 2 for exact histograms, 1 for packed.
  */
 export function subtractHistogram(
   parent: Float64Array,
@@ -183,11 +258,13 @@ export function subtractHistogram(
   feats: Int32Array,
   count: number,
   numBins: Int32Array,
+  perBin: number,
 ): void {
+  const stride = perBin * 256;
   for (let i = 0; i < count; i++) {
     const f = feats[i]!;
-    const o = f * HIST_FEATURE_STRIDE;
-    const e = o + 2 * numBins[f]!;
+    const o = f * stride;
+    const e = o + perBin * numBins[f]!;
     for (let j = o; j < e; j++) parent[j]! -= child[j]!;
   }
 }
@@ -196,8 +273,7 @@ export function subtractHistogram(
  * Stable in-place partition of `idx[start..end)` by `goLeft[bin]`, reading each row's bin
  * of the split feature from `col` (that feature's column of bins): left rows first, both
  * sides keeping their order (so later passes still read memory forwards). `scratch` holds
- * the right side meanwhile. Writes the gradient and hessian sums of each side to `sums`
- * (gl, hl, gr, hr) and returns the first right position.
+ * the right side meanwhile. Returns the first right position.
  */
 export function partitionRows(
   idx: Uint32Array,
@@ -205,36 +281,20 @@ export function partitionRows(
   end: number,
   col: Uint8Array,
   goLeft: Uint8Array,
-  gh: Float64Array,
   scratch: Uint32Array,
-  sums: Float64Array,
 ): number {
   let l = start;
   let r = 0;
-  let gl = 0;
-  let hl = 0;
-  let gr = 0;
-  let hr = 0;
   for (let k = start; k < end; k++) {
     const row = idx[k]!;
     const left = goLeft[col[row]!]!;
-    const g = gh[2 * row]!;
-    const h = gh[2 * row + 1]!;
-    // Branch-free: the side is a coin flip the branch predictor cannot learn.
+    // Branch-free: the side is a coin flip the branch predictor cannot learn. Writing
+    // idx[l] is safe because l <= k: that slot has been read already.
     idx[l] = row;
     scratch[r] = row;
     l += left;
     r += 1 - left;
-    const right = 1 - left;
-    gl += left * g;
-    hl += left * h;
-    gr += right * g;
-    hr += right * h;
   }
   idx.set(scratch.subarray(0, r), l);
-  sums[0] = gl;
-  sums[1] = hl;
-  sums[2] = gr;
-  sums[3] = hr;
   return l;
 }

@@ -140,7 +140,7 @@ export class TreeLearner {
   /** Each feature's column of bins, for partitioning. */
   private readonly columns: Uint8Array[] = [];
   private readonly nodes = new NodeStore(64);
-  private readonly sums = new Float64Array(4);
+  private readonly totals = new Float64Array(2);
   /** Pending splits of candidate nodes; `freeSplits` holds the indices not in use. */
   private readonly splits: SplitInfo[] = [];
   private freeSplits: number[] = [];
@@ -184,6 +184,8 @@ export class TreeLearner {
       H += gh[2 * r + 1]!;
     }
     nodes.add(0, nRows, 0, G, H);
+    if (this.builder.packed) this.builder.quantize(nRows, rng.int(0, 2 ** 31));
+    this.finder.setEncoding(this.builder.packed, this.builder.gScale, this.builder.hScale);
     // Candidates: nodes with a pending split, in creation order.
     let numCand = 0;
     let head = 0;
@@ -207,7 +209,16 @@ export class TreeLearner {
       this.builder.build(slot, nodes.start[node]!, nodes.end[node]!);
       prepare(node, slot);
     };
-    if (this.canSplit(0)) buildAndPrepare(0);
+    if (this.canSplit(0)) {
+      const slot = pool.acquire();
+      this.builder.build(slot, 0, nRows);
+      // Split finding works from histogram sums; take the root's from its histogram too,
+      // so they agree with the bins (exactly so for quantized gradients).
+      this.finder.totals(pool.view(slot), features[0]!, this.totals);
+      nodes.g[0] = this.totals[0]!;
+      nodes.h[0] = this.totals[1]!;
+      prepare(0, slot);
+    }
     while (head < numCand && (p.maxLeaves === 0 || leaves < p.maxLeaves)) {
       let node: number;
       if (p.growPolicy === "lossguide") {
@@ -247,7 +258,14 @@ export class TreeLearner {
         // Build the smaller child; the parent minus it is the bigger child.
         const smallSlot = pool.acquire();
         this.builder.build(smallSlot, nodes.start[small]!, nodes.end[small]!);
-        subtractHistogram(pool.view(parentSlot), pool.view(smallSlot), features, featureCount, this.numBins);
+        subtractHistogram(
+          pool.view(parentSlot),
+          pool.view(smallSlot),
+          features,
+          featureCount,
+          this.numBins,
+          this.builder.packed ? 1 : 2,
+        );
         if (smallCan) prepare(small, smallSlot);
         else pool.release(smallSlot);
         prepare(big, parentSlot);
@@ -271,23 +289,13 @@ export class TreeLearner {
     const s = this.splits[nodes.pending[node]!]!;
     const start = nodes.start[node]!;
     const end = nodes.end[node]!;
-    const sums = this.sums;
-    const mid = partitionRows(
-      this.builder.idx,
-      start,
-      end,
-      this.columns[s.feature]!,
-      s.goLeft,
-      this.builder.gh,
-      this.scratch,
-      sums,
-    );
+    const mid = partitionRows(this.builder.idx, start, end, this.columns[s.feature]!, s.goLeft, this.scratch);
     nodes.take(node, s);
     const depth = nodes.depth[node]! + 1;
-    // Children sums come from the partitioned rows, not from the histogram, so leaf
-    // values carry no subtraction rounding.
-    const l = nodes.add(start, mid, depth, sums[0]!, sums[1]!);
-    const r = nodes.add(mid, end, depth, sums[2]!, sums[3]!);
+    // Children sums from the histogram scan: what split finding needs. Leaf values are
+    // recomputed from the rows themselves once the tree is grown.
+    const l = nodes.add(start, mid, depth, s.gl, s.hl);
+    const r = nodes.add(mid, end, depth, s.gr, s.hr);
     nodes.left[node] = l;
     nodes.right[node] = r;
     this.freeSplits.push(nodes.pending[node]!);
@@ -326,6 +334,27 @@ export class TreeLearner {
   private finish(): GrownTree {
     const p = this.params;
     const nodes = this.nodes;
+    const { idx, gh } = this.builder;
+    // Exact gradient sums, leaves from their rows, internal nodes from their children
+    // (which always have larger ids), so leaf values carry no histogram rounding.
+    for (let i = nodes.n - 1; i >= 0; i--) {
+      let g = 0;
+      let h = 0;
+      if (nodes.left[i] === -1) {
+        for (let k = nodes.start[i]!; k < nodes.end[i]!; k++) {
+          const r = idx[k]!;
+          g += gh[2 * r]!;
+          h += gh[2 * r + 1]!;
+        }
+      } else {
+        const l = nodes.left[i]!;
+        const r = nodes.right[i]!;
+        g = nodes.g[l]! + nodes.g[r]!;
+        h = nodes.h[l]! + nodes.h[r]!;
+      }
+      nodes.g[i] = g;
+      nodes.h[i] = h;
+    }
     const tree = allocTree(nodes.n);
     if (this.leafNode.length < nodes.n) {
       this.leafNode = new Int32Array(nodes.cap);

@@ -56,7 +56,7 @@ export const gbdtParamsSchema = z
     maxCatThreshold: z.number().int().min(1).max(255).default(32),
     /** Hessian added when ordering categories by gradient ratio (LightGBM cat_smooth). Default 10. */
     catSmooth: z.number().min(0).default(10),
-    /** Extra L2 penalty for categorical splits (LightGBM cat_l2). Default 10. */
+    /** Extra L2 penalty when searching category sets (not one-hot), as LightGBM cat_l2. Default 10. */
     catL2: z.number().min(0).default(10),
     /** Weight multiplier of positive rows, binary only (e.g. negatives / positives). Default 1. */
     scalePosWeight: z.number().gt(0).default(1),

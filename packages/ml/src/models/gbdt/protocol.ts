@@ -33,6 +33,9 @@ export interface WorkerInit {
   bins: SharedArrayBuffer;
   cols: number;
   gh: SharedArrayBuffer;
+  /** Packed gradient pairs, read instead of `gh` when `packed`. */
+  q: SharedArrayBuffer;
+  packed: boolean;
   idx: SharedArrayBuffer;
   feats: SharedArrayBuffer;
   pool: SharedArrayBuffer;

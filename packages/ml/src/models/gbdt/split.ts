@@ -1,5 +1,5 @@
 import { BIN_STRIDE, type BinLayout, MISSING_BIN } from "./binning.js";
-import { HIST_FEATURE_STRIDE } from "./histogram.js";
+import { HIST_FEATURE_STRIDE, PACK, PACKED_FEATURE_STRIDE } from "./histogram.js";
 
 /** Regularisation and constraints that decide whether and where a node splits. */
 export interface SplitParams {
@@ -108,10 +108,58 @@ export class SplitFinder {
     parentScore: 0,
   };
 
+  /** A packed feature histogram decoded to (grad, hess) pairs. */
+  private readonly decoded = new Float64Array(HIST_FEATURE_STRIDE);
+  private packed = false;
+  private gScale = 1;
+  private hScale = 1;
+
   constructor(
     private readonly layout: BinLayout,
     private readonly p: SplitParams,
   ) {}
+
+  /** Histograms of the next tree are packed with these scales (or exact when `packed` is false). */
+  setEncoding(packed: boolean, gScale: number, hScale: number): void {
+    this.packed = packed;
+    this.gScale = gScale;
+    this.hScale = hScale;
+  }
+
+  /** Decodes feature f's packed bins 0..numValueBins into `decoded` as (grad, hess) pairs. */
+  private decode(hist: Float64Array, f: number): Float64Array {
+    const d = this.decoded;
+    const o = f * PACKED_FEATURE_STRIDE;
+    const nb = this.layout.features[f]!.numValueBins;
+    for (let b = 0; b <= nb; b++) {
+      const v = hist[o + b]!;
+      const gq = Math.floor(v / PACK);
+      d[2 * b] = gq * this.gScale;
+      d[2 * b + 1] = (v - gq * PACK) * this.hScale;
+    }
+    return d;
+  }
+
+  /** A node's gradient and hessian totals from its histogram (the bins of one feature). */
+  totals(hist: Float64Array, f: number, out: Float64Array): void {
+    const nb = this.layout.features[f]!.numValueBins;
+    let g = 0;
+    let h = 0;
+    if (this.packed) {
+      let v = 0;
+      for (let b = 0; b <= nb; b++) v += hist[f * PACKED_FEATURE_STRIDE + b]!;
+      const gq = Math.floor(v / PACK);
+      g = gq * this.gScale;
+      h = (v - gq * PACK) * this.hScale;
+    } else {
+      for (let b = 0; b <= nb; b++) {
+        g += hist[f * HIST_FEATURE_STRIDE + 2 * b]!;
+        h += hist[f * HIST_FEATURE_STRIDE + 2 * b + 1]!;
+      }
+    }
+    out[0] = g;
+    out[1] = h;
+  }
 
   /**
    * Best split over `features[0..count)` of a node with totals `G`, `H`; writes into `out`
@@ -126,9 +174,10 @@ export class SplitFinder {
     for (let fi = 0; fi < count; fi++) {
       const f = features[fi]!;
       const fb = this.layout.features[f]!;
-      const off = f * HIST_FEATURE_STRIDE;
-      if (fb.categorical) this.findCategorical(hist, off, fb.numValueBins, f, G, H, minChild, out);
-      else this.findNumeric(hist, off, fb.numValueBins, f, G, H, parentScore, minChild, out);
+      const h = this.packed ? this.decode(hist, f) : hist;
+      const off = this.packed ? 0 : f * HIST_FEATURE_STRIDE;
+      if (fb.categorical) this.findCategorical(h, off, fb.numValueBins, f, G, H, minChild, out);
+      else this.findNumeric(h, off, fb.numValueBins, f, G, H, parentScore, minChild, out);
     }
   }
 
@@ -256,8 +305,6 @@ export class SplitFinder {
     out: SplitInfo,
   ): void {
     const p = this.p;
-    const lambda = p.lambda + p.catL2;
-    const parentScore = leafScore(G, H, p, lambda);
     const empty = H * EMPTY_FRACTION;
     const gm = hist[off]!;
     const hm = hist[off + 1]!;
@@ -274,6 +321,9 @@ export class SplitFinder {
     }
     if (used < 2 && !(used === 1 && hasMissing)) return;
     const oneHot = used <= p.maxCatToOnehot;
+    // As LightGBM: the extra categorical L2 guards the many-vs-many search, not one-hot.
+    const lambda = oneHot ? p.lambda : p.lambda + p.catL2;
+    const parentScore = leafScore(G, H, p, lambda);
     if (!oneHot) {
       // Insertion sort: at most 255 entries, and stable so ties keep bin order.
       for (let i = 1; i < used; i++) {

@@ -153,7 +153,12 @@ export async function trainGbdt(X: Matrix, y: ArrayLike<number>, options: GbdtOp
   const threads = resolveThreads(params.threads, X.rows, X.cols);
   const data = binMatrix(X, layout, threads > 1, true);
   const vData = valid ? binMatrix(valid.X as Matrix, layout) : undefined;
-  const builder = await createHistogramBuilder(data, poolCapacity(X.cols, params.maxDepth, params.numLeaves), threads);
+  const builder = await createHistogramBuilder(
+    data,
+    poolCapacity(X.cols, params.maxDepth, params.numLeaves),
+    threads,
+    params.quantizedGradients,
+  );
 
   const n = X.rows;
   const G = obj.numGroups;
@@ -257,7 +262,7 @@ export async function trainGbdt(X: Matrix, y: ArrayLike<number>, options: GbdtOp
         };
         await options.onIteration(progress);
       }
-      if (params.earlyStoppingRounds !== undefined && iter - bestIteration! >= params.earlyStoppingRounds) break;
+      if (params.earlyStoppingRounds !== undefined && iter - (bestIteration ?? -1) >= params.earlyStoppingRounds) break;
       // Let timers, progress output and abort signals run between rounds.
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
@@ -265,7 +270,10 @@ export async function trainGbdt(X: Matrix, y: ArrayLike<number>, options: GbdtOp
     await builder.close();
   }
 
-  const rounds = params.earlyStoppingRounds !== undefined ? bestIteration! + 1 : trees.length / G;
+  // With early stopping keep the rounds up to the best one (all of them if the metric
+  // never produced a comparable value).
+  const rounds =
+    params.earlyStoppingRounds !== undefined && bestIteration !== undefined ? bestIteration + 1 : trees.length / G;
   return {
     kind: "gbdt",
     numFeatures: X.cols,

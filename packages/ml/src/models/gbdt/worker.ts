@@ -3,13 +3,14 @@
  * features of each node histogram (see protocol.ts). Loaded with `new Worker`.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { buildHistogram } from "./histogram.js";
+import { buildHistogram, buildPackedHistogram } from "./histogram.js";
 import { Cmd, CTRL, type WorkerInit } from "./protocol.js";
 
 const init = workerData as WorkerInit;
 const ctrl = new Int32Array(init.ctrl);
 const bins = new Uint8Array(init.bins);
-const gh = new Float64Array(init.gh);
+const grads = new Float64Array(init.packed ? init.q : init.gh);
+const build = init.packed ? buildPackedHistogram : buildHistogram;
 const idx = new Uint32Array(init.idx);
 const feats = new Int32Array(init.feats);
 const pool = new Float64Array(init.pool);
@@ -27,11 +28,11 @@ for (;;) {
   seen = seq;
   if (ctrl[CTRL.CMD] === Cmd.Exit) break;
   try {
-    buildHistogram(
+    build(
       views[ctrl[CTRL.SLOT]!]!,
       bins,
       init.cols,
-      gh,
+      grads,
       idx,
       ctrl[CTRL.START]!,
       ctrl[CTRL.END]!,
