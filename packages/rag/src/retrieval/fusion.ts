@@ -13,7 +13,12 @@ export interface RankedList {
 
 /** Reciprocal-rank fusion, or a weighted sum of normalised scores. */
 export type Fusion =
-  | { method: "rrf"; k?: number }
+  | {
+      method: "rrf";
+      k?: number;
+      /** Share of the vector lists in [0, 1] (default 0.5: equal); BM25 lists get 1 − vectorWeight, both scaled ×2. */
+      vectorWeight?: number;
+    }
   | {
       method: "weighted";
       /** Weight of the vector lists; BM25 lists get 1 − vectorWeight. */
@@ -53,8 +58,9 @@ function normalizer(scores: number[], how: "minmax" | "dbsf"): (s: number) => nu
  */
 export function fuse(lists: readonly RankedList[], fusion: Fusion = { method: "rrf" }): FusedCandidate[] {
   const byId = new Map<string, FusedCandidate & { bestRank: number }>();
-  if (fusion.method === "weighted" && !(fusion.vectorWeight >= 0 && fusion.vectorWeight <= 1)) {
-    throw new ValidationError(`vectorWeight must be in [0, 1], got ${fusion.vectorWeight}`, {
+  const vw = fusion.vectorWeight ?? 0.5;
+  if (!(vw >= 0 && vw <= 1)) {
+    throw new ValidationError(`vectorWeight must be in [0, 1], got ${vw}`, {
       hint: "E.g. 0.5 weighs BM25 and vectors equally.",
     });
   }
@@ -63,8 +69,8 @@ export function fuse(lists: readonly RankedList[], fusion: Fusion = { method: "r
     throw new ValidationError(`RRF k must be ≥ 0, got ${k}`, { hint: "The usual value is 60." });
   for (const list of lists) {
     const w = list.weight ?? 1;
-    const familyWeight =
-      fusion.method === "weighted" ? (list.family === "vector" ? fusion.vectorWeight : 1 - fusion.vectorWeight) : 1;
+    // RRF weights are scaled so that equal weights (0.5) give the classic unweighted sum.
+    const familyWeight = (list.family === "vector" ? vw : 1 - vw) * (fusion.method === "rrf" ? 2 : 1);
     const norm =
       fusion.method === "weighted"
         ? normalizer(
@@ -73,7 +79,7 @@ export function fuse(lists: readonly RankedList[], fusion: Fusion = { method: "r
           )
         : undefined;
     for (const h of list.hits) {
-      const contribution = norm ? w * familyWeight * norm(h.score) : w / (k + h.rank);
+      const contribution = w * familyWeight * (norm ? norm(h.score) : 1 / (k + h.rank));
       let c = byId.get(h.chunk.id);
       if (!c) {
         c = { id: h.chunk.id, hit: h, score: 0, bestRank: h.rank };
