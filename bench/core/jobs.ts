@@ -29,6 +29,8 @@ interface Row {
   enqueueMsPerJob: number;
   runMsPerJob: number;
   totalMsPerJob: number;
+  /** CPU time of this process per job (user + system): less sensitive to other load than wall time. */
+  cpuMsPerJob: number;
   jobsPerSec: number;
 }
 
@@ -46,6 +48,7 @@ async function measure(label: string, concurrency: number, make: () => Promise<J
   runner.on("completed", () => {
     if (++completed === N) resolveAll();
   });
+  const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   // Enqueue in chunks so a producer's burst does not build one giant promise array.
   for (let i = 0; i < N; i += 500) {
@@ -55,6 +58,7 @@ async function measure(label: string, concurrency: number, make: () => Promise<J
   await runner.start();
   await all;
   const t2 = process.hrtime.bigint();
+  const cpu = process.cpuUsage(c0);
   await runner.stop();
   const enqueueMs = Number(t1 - t0) / 1e6;
   const runMs = Number(t2 - t1) / 1e6;
@@ -65,6 +69,7 @@ async function measure(label: string, concurrency: number, make: () => Promise<J
     enqueueMsPerJob: enqueueMs / N,
     runMsPerJob: runMs / N,
     totalMsPerJob: (enqueueMs + runMs) / N,
+    cpuMsPerJob: (cpu.user + cpu.system) / 1000 / N,
     jobsPerSec: N / ((enqueueMs + runMs) / 1000),
   };
 }
@@ -120,11 +125,11 @@ try {
 
 const fmt = (x: number) => x.toFixed(3);
 const md = [
-  "| runner | concurrency | jobs | enqueue (ms/job) | run (ms/job) | total (ms/job) | jobs/s |",
-  "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+  "| runner | concurrency | jobs | enqueue (ms/job) | run (ms/job) | total (ms/job) | CPU (ms/job) | jobs/s |",
+  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ...rows.map(
     (r) =>
-      `| ${r.runner} | ${r.concurrency} | ${r.jobs} | ${fmt(r.enqueueMsPerJob)} | ${fmt(r.runMsPerJob)} | ${fmt(r.totalMsPerJob)} | ${Math.round(r.jobsPerSec).toLocaleString("en-US")} |`,
+      `| ${r.runner} | ${r.concurrency} | ${r.jobs} | ${fmt(r.enqueueMsPerJob)} | ${fmt(r.runMsPerJob)} | ${fmt(r.totalMsPerJob)} | ${fmt(r.cpuMsPerJob)} | ${Math.round(r.jobsPerSec).toLocaleString("en-US")} |`,
   ),
 ].join("\n");
 console.log(md);

@@ -224,18 +224,64 @@ class InProcessRunner implements JobRunner {
     return rows.map((r) => fresh.delete(r.id));
   }
 
-  /** Applies a batch of lease-guarded updates in one transaction; answers whether each still held its lease. */
+  /**
+   * Applies a batch of lease-guarded updates in one transaction; answers whether each still
+   * held its lease. Updates of the same columns under the same claim (the jobs of one claim
+   * finishing together) become one statement: a column that differs between them is set
+   * with `CASE id WHEN … END`, and RETURNING says which rows were still held.
+   */
   private async applyUpdates(items: GuardedUpdate[]): Promise<boolean[]> {
+    const groups = new Map<string, { token: string; members: number[] }>();
+    const singles: number[] = [];
+    items.forEach((u, i) => {
+      const key = `${u.token}\u0000${Object.keys(u.set).sort().join(",")}`;
+      const g = groups.get(key);
+      if (!g) groups.set(key, { token: u.token, members: [i] });
+      // The same job twice in one batch: the later write must land later, so it goes alone.
+      else if (g.members.some((m) => items[m]!.id === u.id)) singles.push(i);
+      else g.members.push(i);
+    });
+    // Worked out before the transaction: store.tx may run its callback again after SQLITE_BUSY.
+    const batched = [...groups.values()].filter((g) => g.members.length > 1);
+    for (const g of groups.values()) if (g.members.length === 1) singles.push(g.members[0]!);
+    singles.sort((a, b) => a - b);
     const apply = async (db: Kysely<JobsTable & CoreTables>) => {
-      const out: boolean[] = [];
-      for (const u of items) {
+      const out: boolean[] = new Array(items.length).fill(false);
+      for (const { token, members } of batched) {
+        const group = members.map((m) => items[m]!);
+        const set: Record<string, unknown> = {};
+        for (const column of Object.keys(group[0]!.set)) {
+          const values = group.map((u) => (u.set as Record<string, unknown>)[column] ?? null);
+          set[column] = values.every((v) => v === values[0])
+            ? values[0]
+            : sql`case id ${sql.join(
+                group.map((u, k) => sql`when ${u.id} then ${values[k]}`),
+                sql` `,
+              )} else ${sql.ref(column)} end`;
+        }
+        const held = await db
+          .updateTable("jobs")
+          .set(set as GuardedUpdate["set"])
+          .where("lease_token", "=", token)
+          .where(
+            "id",
+            "in",
+            group.map((u) => u.id),
+          )
+          .returning("id")
+          .execute();
+        const won = new Set(held.map((r) => r.id));
+        for (const m of members) out[m] = won.has(items[m]!.id);
+      }
+      for (const i of singles) {
+        const u = items[i]!;
         const r = await db
           .updateTable("jobs")
           .set(u.set)
           .where("id", "=", u.id)
           .where("lease_token", "=", u.token)
           .executeTakeFirst();
-        out.push(Number(r.numUpdatedRows) === 1);
+        out[i] = Number(r.numUpdatedRows) === 1;
       }
       return out;
     };
@@ -418,12 +464,13 @@ class InProcessRunner implements JobRunner {
             attempts: sql<number>`attempts + 1`,
             started_at: now,
           })
+          // No state condition: the rows are ours for this transaction (write lock on SQLite,
+          // row locks on PostgreSQL), and with one SQLite would walk the state index instead of the key.
           .where(
             "id",
             "in",
             chosen.map((r) => r.id),
           )
-          .where("state", "=", "queued")
           .execute();
       }
       return { jobs: chosen.map((r) => ({ ...r, attempts: r.attempts + 1, token })) };
