@@ -145,7 +145,9 @@ const meta = {
   node: process.version,
   date: new Date().toISOString(),
   cpus: cpus().length,
-  note: "2-core machine shared with other jobs running at the same time; numbers are indicative",
+  note:
+    "2-core machine shared with other jobs running at the same time, so wall times are indicative; " +
+    "CPU is this Node process only (not the Redis server)",
 };
 writeFileSync(
   join(out, "core-jobs.json"),
