@@ -10,7 +10,7 @@ import { AgentPoliciesSchema } from "../agent/policies.js";
 import { BudgetLimitsSchema } from "../control/budget.js";
 import { McpClient, McpServerConfigSchema } from "../tools/mcp-client.js";
 import { openApiTools } from "../tools/openapi.js";
-import { type Retriever, retrieverTool } from "../tools/retriever.js";
+import { type RetrieveFn, retrieverTool } from "../tools/retriever.js";
 import { planAndExecute } from "./patterns/plan-and-execute.js";
 import { reviewLoop } from "./patterns/review-loop.js";
 import { supervisorPattern } from "./patterns/supervisor.js";
@@ -163,7 +163,7 @@ export interface BuildTeamOptions {
   /** Tools agents may name, besides those generated from `tools.openapi` and `tools.mcp`. */
   tools?: readonly Tool[];
   /** For researchers: gives them a `search_documents` tool. */
-  retriever?: Retriever;
+  retriever?: RetrieveFn;
   /** Model used when neither the agent nor the team names one (e.g. QUINTET_LLM). */
   defaultModel?: string;
   /** Makes a client for a model URI (default `createLlm(uri, { env })`). */

@@ -3,7 +3,7 @@ import { type ChatMessage, generateObject, type LlmClient, type Tool, type Usage
 import { z } from "zod";
 import { Agent, type AgentOptions } from "../agent/agent.js";
 import type { PlannedTask, RecordedError } from "../runs/events.js";
-import { type Retriever, type RetrieverToolOptions, retrieverTool } from "../tools/retriever.js";
+import { type RetrieveFn, type RetrieverToolOptions, retrieverTool } from "../tools/retriever.js";
 import { PlanSchema, TaskGraph } from "./task-graph.js";
 import type { TeamContext } from "./team.js";
 
@@ -28,7 +28,7 @@ export const DEFAULT_INSTRUCTIONS: Record<Role, string> = {
 /** A researcher: an agent that answers from a retriever (a RAG collection, a search API) and cites sources. */
 export function researcher(
   options: Omit<AgentOptions, "instructions" | "tools"> & {
-    retriever: Retriever;
+    retriever: RetrieveFn;
     instructions?: string;
     tools?: readonly Tool[];
     search?: RetrieverToolOptions;

@@ -9,4 +9,10 @@ export {
   serveMcp,
 } from "./mcp-server.js";
 export { type OpenApiOperation, type OpenApiToolsOptions, openApiTools } from "./openapi.js";
-export { type RetrievedPassage, type Retriever, type RetrieverToolOptions, retrieverTool } from "./retriever.js";
+export {
+  type RetrievedPassage,
+  type RetrieveFn,
+  type RetrieverToolOptions,
+  ragRetriever,
+  retrieverTool,
+} from "./retriever.js";

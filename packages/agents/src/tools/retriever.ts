@@ -1,5 +1,6 @@
 import { ValidationError } from "@quintet/core";
 import { defineTool, type Tool } from "@quintet/llm";
+import type { RetrieveOptions, Retriever } from "@quintet/rag";
 import { z } from "zod";
 
 /** A passage a retriever found. */
@@ -13,10 +14,11 @@ export interface RetrievedPassage {
 }
 
 /**
- * Anything that finds passages for a query: a RAG collection, a search API, a test corpus.
- * The researcher role and {@link retrieverTool} take one, so any retrieval backend plugs in.
+ * Anything that finds passages for a query: a RAG collection (see {@link ragRetriever}), a
+ * search API, a test corpus. The researcher role and {@link retrieverTool} take one, so any
+ * retrieval backend plugs in.
  */
-export type Retriever = (query: string, options: { k: number; signal?: AbortSignal }) => Promise<RetrievedPassage[]>;
+export type RetrieveFn = (query: string, options: { k: number; signal?: AbortSignal }) => Promise<RetrievedPassage[]>;
 
 export interface RetrieverToolOptions {
   /** Default `search_documents`. */
@@ -36,7 +38,7 @@ export interface RetrieverToolOptions {
  * @example
  * const search = retrieverTool((q, { k }) => collection.search(q, { k }), { name: "search_handbook" });
  */
-export function retrieverTool(retriever: Retriever, options: RetrieverToolOptions = {}): Tool {
+export function retrieverTool(retriever: RetrieveFn, options: RetrieverToolOptions = {}): Tool {
   const k = options.k ?? 5;
   const maxK = options.maxK ?? Math.max(10, k);
   if (!Number.isInteger(k) || k < 1 || k > maxK) {
@@ -68,4 +70,25 @@ export function retrieverTool(retriever: Retriever, options: RetrieverToolOption
       };
     },
   });
+}
+
+/**
+ * A `@quintet/rag` Retriever (hybrid search over a collection) as a {@link RetrieveFn}: each
+ * result's context (or content) with its source URI to cite. `options` are fixed for every
+ * search — `access` above all, so the agent only ever sees what its principal may see.
+ *
+ * @example
+ * const search = retrieverTool(ragRetriever(new Retriever({ collection, embedder }), { access: { labels: ["team:support"] } }));
+ */
+export function ragRetriever(retriever: Retriever, options: Omit<RetrieveOptions, "k" | "signal">): RetrieveFn {
+  return async (query, { k, signal }) => {
+    const r = await retriever.retrieve(query, { ...options, k, ...(signal ? { signal } : {}) });
+    return r.results.map((x) => ({
+      id: x.chunk.id,
+      text: x.chunk.context ?? x.chunk.content,
+      score: x.score,
+      source: x.chunk.source.uri || x.chunk.documentId,
+      metadata: { title: x.chunk.title, documentId: x.chunk.documentId, headingPath: x.chunk.headingPath },
+    }));
+  };
 }
