@@ -355,5 +355,6 @@ describe("Agent", () => {
     expect(() => agent({ policies: { allowedTools: ["ghost"] } })).toThrow(/does not have/);
     expect(() => agent({ tools: [add, add] })).toThrow(/two tools named "add"/);
     expect(() => agent({ policies: { bogus: 1 } as never })).toThrow(/bogus/);
+    expect(() => agent().run("  ")).toThrow(/needs a non-empty input/);
   });
 });

@@ -95,6 +95,11 @@ export class Agent {
 
   /** Runs the agent on `input` as a run of its own. */
   run(input: string, options: AgentRunOptions = {}): RunHandle<AgentResult> {
+    if (typeof input !== "string" || !input.trim()) {
+      throw new ValidationError(`agent ${this.spec.name} needs a non-empty input`, {
+        hint: 'agent.run("What is 2 + 3?")',
+      });
+    }
     return this.drive(input, options, false);
   }
 
