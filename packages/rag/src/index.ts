@@ -5,6 +5,7 @@ export * from "./chunking/index.js";
 export * from "./crawl/index.js";
 export * from "./documents/index.js";
 export * from "./eval/index.js";
+export * from "./freshness/index.js";
 export * from "./index/index.js";
 export * from "./retrieval/index.js";
 export * from "./sources/index.js";
