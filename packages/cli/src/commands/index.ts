@@ -8,6 +8,7 @@ import * as llm from "./llm.js";
 import * as models from "./models.js";
 import * as prompts from "./prompts.js";
 import * as quickstart from "./quickstart.js";
+import * as rag from "./rag.js";
 import * as runs from "./runs.js";
 import * as traces from "./traces.js";
 import * as train from "./train.js";
@@ -53,5 +54,6 @@ export const commandGroups: CommandGroup[] = [
   prompts,
   finetune,
   traces,
+  rag,
   agent,
 ];

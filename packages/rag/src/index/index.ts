@@ -11,6 +11,7 @@ export {
   type SearchOptions,
   type StoredChunk,
 } from "./collection.js";
+export { embedderFor, lsaModelPath, saveLsaModel } from "./embedders.js";
 export {
   accessPredicate,
   andPredicates,
