@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { openStore } from "@quintet/core";
 import { defineTool, type FakeOpenAI, startFakeOpenAI } from "@quintet/llm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
@@ -122,6 +123,19 @@ describe("team.yaml", () => {
       code: "PROVIDER_NOT_CONFIGURED",
       message: "agents.w: no model",
     });
+    const episodic = file(
+      "episodic.yaml",
+      "name: e\npattern: review-loop\nmodel: openai:gpt-4o-mini\ncriteria: [x]\nagents:\n  w: { role: executor, memory: { episodic: true, working: { maxTokens: 4000 } } }\n  c: { role: critic }\n",
+    );
+    await expect(loadTeam(episodic, { env })).rejects.toThrow(
+      /agents\.w\.memory\.episodic: episodic memory needs a store/,
+    );
+    const store = await openStore({ url: `sqlite:${join(dir, "team.db")}` });
+    const withMemory = await loadTeam(episodic, { env, store });
+    expect(withMemory.team.members[0]!.spec.memory).toMatchObject({ scope: { agent: "w", team: "e" } });
+    expect(withMemory.team.members[0]!.spec.memory?.working?.maxTokens).toBe(4000);
+    expect(withMemory.team.members[0]!.spec.memory?.episodic).toBeDefined();
+    await store.close();
     const researcherOnly = file(
       "res.yaml",
       "name: r\npattern: review-loop\nmodel: openai:gpt-4o-mini\ncriteria: [x]\nagents:\n  w: { role: researcher }\n  c: { role: critic }\n",

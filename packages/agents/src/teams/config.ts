@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { ConfigError, QuintetError } from "@quintet/core";
+import { ConfigError, QuintetError, type Store } from "@quintet/core";
 import { createLlm, type LlmClient, type Tool } from "@quintet/llm";
 import { parseDocument } from "yaml";
 import { z } from "zod";
@@ -8,6 +8,8 @@ import { Agent } from "../agent/agent.js";
 import type { ApprovalGate } from "../agent/execute-tool.js";
 import { AgentPoliciesSchema } from "../agent/policies.js";
 import { BudgetLimitsSchema } from "../control/budget.js";
+import { EpisodicMemory } from "../memory/episodic.js";
+import { WorkingMemory } from "../memory/working.js";
 import { McpClient, McpServerConfigSchema } from "../tools/mcp-client.js";
 import { openApiTools } from "../tools/openapi.js";
 import { type RetrieveFn, retrieverTool } from "../tools/retriever.js";
@@ -30,6 +32,18 @@ const AgentDefSchema = z
     tools: z.array(z.string().min(1)).optional(),
     policies: AgentPoliciesSchema.optional(),
     temperature: z.number().min(0).max(2).optional(),
+    memory: z
+      .object({
+        /** Working memory: summarise older messages above this many tokens. */
+        working: z
+          .object({ maxTokens: z.number().int().min(64), keepRecent: z.number().int().min(1).optional() })
+          .strict()
+          .optional(),
+        /** Record every action, observation and outcome in the store (needs buildTeam's `store`). */
+        episodic: z.boolean().optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -170,6 +184,8 @@ export interface BuildTeamOptions {
   createModel?: (uri: string) => LlmClient;
   env?: Record<string, string | undefined>;
   approve?: ApprovalGate;
+  /** Where agents with `memory.episodic` record their episodes. */
+  store?: Store;
 }
 
 /** A team built from a config, with the connections it opened (MCP servers) to close. */
@@ -274,11 +290,32 @@ export async function buildTeam(config: TeamConfig, options: BuildTeamOptions = 
           ...(e.hint ? { hint: e.hint } : {}),
         });
       }
+      if (def.memory?.episodic && !options.store) {
+        throw new ConfigError(`agents.${name}.memory.episodic: episodic memory needs a store`, {
+          hint: "Pass buildTeam(config, { store }) (the CLI passes the project store).",
+        });
+      }
+      const memory = def.memory
+        ? {
+            ...(def.memory.working
+              ? {
+                  working: new WorkingMemory({
+                    maxTokens: def.memory.working.maxTokens,
+                    ...(def.memory.working.keepRecent ? { keepRecent: def.memory.working.keepRecent } : {}),
+                    tokenizer: uri,
+                  }),
+                }
+              : {}),
+            ...(def.memory.episodic && options.store ? { episodic: await EpisodicMemory.open(options.store) } : {}),
+            scope: { agent: name, team: config.name },
+          }
+        : undefined;
       const agent = new Agent({
         name,
         instructions: def.instructions ?? DEFAULT_INSTRUCTIONS[def.role],
         model,
         tools: agentTools,
+        ...(memory ? { memory } : {}),
         ...(def.policies ? { policies: def.policies } : {}),
         ...(def.temperature !== undefined ? { temperature: def.temperature } : {}),
       });

@@ -143,6 +143,7 @@ async function runTeam(ctx: CliContext, file: string, goal: string, opts: { runI
   try {
     built = await loadTeam(resolve(ctx.cwd, file), {
       env: ctx.env,
+      store: project.store,
       ...(project.defaultModel ? { defaultModel: project.defaultModel } : {}),
     });
     const run = built.team.run(goal, {
@@ -182,6 +183,7 @@ async function resumeRun(ctx: CliContext, id: string, opts: { yes?: boolean }) {
     }
     built = await buildTeam(parseTeamConfig(stored.team, `the team stored with run ${id}`), {
       env: ctx.env,
+      store: project.store,
       ...(stored.baseDir ? { baseDir: stored.baseDir } : {}),
       ...(project.defaultModel ? { defaultModel: project.defaultModel } : {}),
     });
