@@ -7,5 +7,6 @@ export * from "./documents/index.js";
 export * from "./eval/index.js";
 export * from "./freshness/index.js";
 export * from "./index/index.js";
+export * from "./reconcile/index.js";
 export * from "./retrieval/index.js";
 export * from "./sources/index.js";
