@@ -16,13 +16,15 @@ import {
   wordShingles,
 } from "./index.js";
 
-const passage = (id: string, source: string, text: string, extra: Partial<SourcedPassage> = {}): SourcedPassage => ({
-  id,
-  text,
-  source: { name: source, priority: extra.source?.priority ?? 0 },
-  ...extra,
-  ...(extra.source ? { source: { name: source, ...extra.source } } : {}),
-});
+const passage = (
+  id: string,
+  source: string,
+  text: string,
+  extra: Omit<Partial<SourcedPassage>, "source"> & { priority?: number } = {},
+): SourcedPassage => {
+  const { priority, ...rest } = extra;
+  return { id, text, source: { name: source, priority: priority ?? 0 }, ...rest };
+};
 
 describe("MinHash and LSH", () => {
   it("estimates Jaccard similarity within its error and picks bands for the threshold", () => {
@@ -87,7 +89,7 @@ describe("conflicts", () => {
   const shared =
     " Billing happens on the first day of each calendar month, and invoices are sent by email to the account owner.";
   const handbook = passage("h1", "handbook", `The Pro plan costs $49 per month and includes 5 seats.${shared}`, {
-    source: { name: "handbook", priority: 10 },
+    priority: 10,
     updatedAt: Date.UTC(2024, 0, 1),
   });
   const wiki = passage("w1", "wiki", `The Pro plan costs $59 per month and includes 5 seats.${shared}`, {
