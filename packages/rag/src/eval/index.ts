@@ -6,8 +6,10 @@ export {
   type BeirEvalOptions,
   type BeirEvalReport,
   type ConfigResult,
+  DEFAULT_EVAL_LSA,
   describeFusion,
   EVAL_CONFIGS,
   type EvalStage,
+  fitBeirLsa,
   runBeirEval,
 } from "./run.js";

@@ -118,6 +118,30 @@ function lsaCacheKey(ds: BeirDataset, opts: LsaOptions): string {
   return h.digest("hex").slice(0, 24);
 }
 
+/** LSA settings for BEIR runs: 256 dimensions, words seen in ≥ 2 documents, 2 power iterations. */
+export const DEFAULT_EVAL_LSA: LsaOptions = { dimensions: 256, minDf: 2, powerIterations: 2 };
+
+/**
+ * Fits LSA on a BEIR corpus (title and text), or loads the model fitted before with the same corpus
+ * and settings from `cacheDir`.
+ */
+export function fitBeirLsa(
+  ds: BeirDataset,
+  options: LsaOptions = DEFAULT_EVAL_LSA,
+  cacheDir?: string,
+): { embedder: LsaEmbedder; cached: boolean; ms: number } {
+  const t = performance.now();
+  const cachePath = cacheDir ? join(cacheDir, `lsa-${ds.name}-${lsaCacheKey(ds, options)}.json`) : undefined;
+  if (cachePath && existsSync(cachePath))
+    return { embedder: LsaEmbedder.load(cachePath), cached: true, ms: performance.now() - t };
+  const embedder = new LsaEmbedder(options).fit(beirDocuments(ds).map((d) => d.content));
+  if (cachePath) {
+    mkdirSync(cacheDir!, { recursive: true });
+    embedder.save(cachePath);
+  }
+  return { embedder, cached: false, ms: performance.now() - t };
+}
+
 function judged(qrels: Map<string, Map<string, number>>, max?: number): Map<string, Map<string, number>> {
   const entries = [...qrels.entries()].filter(([, r]) => [...r.values()].some((g) => g > 0));
   return new Map(max ? entries.slice(0, max) : entries);
@@ -154,26 +178,10 @@ export async function runBeirEval(options: BeirEvalOptions): Promise<BeirEvalRep
   progress("load", 1, 1);
 
   // Fit (or load) LSA on the corpus text.
-  const lsaOptions: LsaOptions = { dimensions: 256, minDf: 2, powerIterations: 2, ...options.lsa };
+  const lsaOptions: LsaOptions = { ...DEFAULT_EVAL_LSA, ...options.lsa };
   const docs = beirDocuments(ds);
-  t = performance.now();
   progress("fit", 0, 1);
-  let embedder: LsaEmbedder | undefined;
-  let fitCached = false;
-  const cachePath = options.cacheDir
-    ? join(options.cacheDir, `lsa-${ds.name}-${lsaCacheKey(ds, lsaOptions)}.json`)
-    : undefined;
-  if (cachePath && existsSync(cachePath)) {
-    embedder = LsaEmbedder.load(cachePath);
-    fitCached = true;
-  } else {
-    embedder = new LsaEmbedder(lsaOptions).fit(docs.map((d) => d.content));
-    if (cachePath) {
-      mkdirSync(options.cacheDir!, { recursive: true });
-      embedder.save(cachePath);
-    }
-  }
-  const fitMs = performance.now() - t;
+  const { embedder, cached: fitCached, ms: fitMs } = fitBeirLsa(ds, lsaOptions, options.cacheDir);
   progress("fit", 1, 1);
 
   // Index.
@@ -233,8 +241,8 @@ export async function runBeirEval(options: BeirEvalOptions): Promise<BeirEvalRep
         return evaluateRun(run, tuneQrels)["ndcg@10"];
       };
       let rrf = { k: 60, vectorWeight: 0.5, ndcg10: -1 };
-      for (const k of [5, 10, 20, 40, 60, 100]) {
-        for (const vw of [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]) {
+      for (const k of [1, 5, 10, 20, 40, 60, 100]) {
+        for (const vw of [0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]) {
           const s = score({ method: "rrf", k, vectorWeight: vw });
           if (s > rrf.ndcg10) rrf = { k, vectorWeight: vw, ndcg10: s };
         }
