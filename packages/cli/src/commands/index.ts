@@ -5,6 +5,7 @@ import * as doctor from "./doctor.js";
 import * as finetune from "./finetune.js";
 import * as init from "./init.js";
 import * as llm from "./llm.js";
+import * as mcp from "./mcp.js";
 import * as models from "./models.js";
 import * as prompts from "./prompts.js";
 import * as quickstart from "./quickstart.js";
@@ -50,6 +51,7 @@ export const commandGroups: CommandGroup[] = [
   train,
   runs,
   models,
+  mcp,
   llm,
   prompts,
   finetune,
