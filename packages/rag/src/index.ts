@@ -1,6 +1,7 @@
 /**
  * @quintet/rag: sources, chunking, a hybrid index on LanceDB, retrieval, evaluation.
  */
+export * from "./answer/index.js";
 export * from "./chunking/index.js";
 export * from "./crawl/index.js";
 export * from "./documents/index.js";

@@ -7,6 +7,11 @@ export interface NearDuplicateOptions extends MinHasherOptions {
   threshold?: number;
   /** Check candidate pairs with the exact Jaccard of their shingles (default true; false trusts the estimate). */
   verify?: boolean;
+  /**
+   * Below this many items every pair is compared exactly and LSH is skipped (default 200): a
+   * retrieved passage set is small, and banding trades a few missed pairs for speed.
+   */
+  exhaustiveBelow?: number;
 }
 
 /** Two near-duplicate items and their similarity. */
@@ -36,7 +41,10 @@ export function findNearDuplicates(
   if (!(threshold > 0 && threshold < 1))
     throw new ValidationError(`threshold must be in (0, 1), got ${threshold}`, { hint: "E.g. 0.7." });
   const hasher = new MinHasher(options);
-  const { bands, rows } = lshParams(threshold, hasher.numPerm);
+  const exhaustive = items.length < (options.exhaustiveBelow ?? 200);
+  // Candidates are verified exactly, so a false positive costs one comparison while a false
+  // negative loses a duplicate: weigh misses higher than the default banding does.
+  const { bands, rows } = lshParams(threshold, hasher.numPerm, { falsePositive: 0.25, falseNegative: 0.75 });
   const lsh = new LshIndex(bands, rows);
   const shingles = new Map<string, Set<string>>();
   const sigs = new Map<string, Uint32Array>();
@@ -48,9 +56,14 @@ export function findNearDuplicates(
     if (sh.size === 0) continue;
     const sig = hasher.signatureOf(sh);
     sigs.set(it.id, sig);
-    lsh.add(it.id, sig);
+    if (!exhaustive) lsh.add(it.id, sig);
   }
-  const candidates = lsh.candidatePairs();
+  let candidates: Array<[string, string]>;
+  if (exhaustive) {
+    const ids = [...sigs.keys()];
+    candidates = [];
+    for (let i = 0; i < ids.length; i++) for (let j = i + 1; j < ids.length; j++) candidates.push([ids[i]!, ids[j]!]);
+  } else candidates = lsh.candidatePairs();
   const pairs: DuplicatePair[] = [];
   for (const [a, b] of candidates) {
     const sim =

@@ -60,7 +60,10 @@ describe("MinHash and LSH", () => {
       { id: "d3-copy2", text: base[3]! },
       { id: "d17-copy", text: edit(base[17]!) },
     );
+    const lsh = findNearDuplicates(items, { threshold: 0.8, exhaustiveBelow: 0 });
+    expect(lsh.candidates).toBeLessThan((items.length * (items.length - 1)) / 8); // banding prunes most pairs
     const { clusters } = findNearDuplicates(items, { threshold: 0.8 });
+    expect(lsh.clusters).toEqual(clusters);
     expect(clusters.map((c) => c.ids)).toEqual([
       ["d3", "d3-copy", "d3-copy2"],
       ["d17", "d17-copy"],
