@@ -7,6 +7,7 @@ export * from "./bundle/index.js";
 export * from "./data/index.js";
 export * from "./datasets/index.js";
 export * from "./eval/index.js";
+export * from "./explain/index.js";
 export * from "./features/index.js";
 export * from "./interop/index.js";
 export * from "./metrics/index.js";
