@@ -56,7 +56,8 @@ export interface ExplainRowsOptions extends TransformOptions {
   top?: number;
   /**
    * Which output to explain for multiclass models: "predicted" (default, each row's
-   * predicted class), a class name, or a class index.
+   * predicted class), a class name, or a class index. Binary models explain their
+   * positive class, regression models their value.
    */
   class?: "predicted" | string | number;
 }
@@ -103,6 +104,14 @@ export async function explainRows(
   const classes = bundle.target.classes;
 
   let fixedGroup: number | undefined;
+  if (G === 1 && which !== undefined && which !== "predicted" && which !== 0 && which !== classes?.[1]) {
+    throw new ValidationError(`"${which}" cannot be explained on its own: this model has one output`, {
+      hint:
+        bundle.target.task === "binary"
+          ? `A binary model's contributions are for its positive class "${classes?.[1] ?? "1"}" (negate them for the other).`
+          : "Leave the class out for a regression model.",
+    });
+  }
   if (G > 1 && which !== undefined && which !== "predicted") {
     fixedGroup = typeof which === "number" ? which : (classes?.indexOf(which) ?? -1);
     if (!(Number.isInteger(fixedGroup) && fixedGroup >= 0 && fixedGroup < G)) {
