@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import type { CliContext } from "../context.js";
 import * as agent from "./agent.js";
 import * as doctor from "./doctor.js";
+import * as explain from "./explain.js";
 import * as finetune from "./finetune.js";
 import * as init from "./init.js";
 import * as llm from "./llm.js";
@@ -10,6 +11,7 @@ import * as models from "./models.js";
 import * as prompts from "./prompts.js";
 import * as quickstart from "./quickstart.js";
 import * as rag from "./rag.js";
+import * as ragAnswer from "./rag-answer.js";
 import * as runs from "./runs.js";
 import * as traces from "./traces.js";
 import * as train from "./train.js";
@@ -51,11 +53,13 @@ export const commandGroups: CommandGroup[] = [
   train,
   runs,
   models,
+  explain,
   mcp,
   llm,
   prompts,
   finetune,
   traces,
   rag,
+  ragAnswer,
   agent,
 ];
