@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import type { CliContext } from "../context.js";
 import * as agent from "./agent.js";
 import * as doctor from "./doctor.js";
+import * as explain from "./explain.js";
 import * as finetune from "./finetune.js";
 import * as init from "./init.js";
 import * as llm from "./llm.js";
@@ -52,6 +53,7 @@ export const commandGroups: CommandGroup[] = [
   train,
   runs,
   models,
+  explain,
   mcp,
   llm,
   prompts,

@@ -1,6 +1,8 @@
 import { ValidationError } from "@quintet/core";
 import type { ModelBundle } from "../bundle/bundle.js";
 import { Frame } from "../data/frame.js";
+import { frameFromRecords } from "../data/records.js";
+import { conformFrame, type Schema } from "../data/schema.js";
 import type { TransformOptions } from "../features/pipeline.js";
 import { applyLink } from "../models/ensemble/reference.js";
 import { type FeatureOrigin, featureOrigins, type InputGroup, inputGroups } from "./lineage.js";
@@ -62,6 +64,22 @@ export interface ExplainRowsOptions extends TransformOptions {
   class?: "predicted" | string | number;
 }
 
+/**
+ * The row values reasons quote: numbers as the schema reads them (`" 1,234.5 "` in a
+ * numeric column is 1234.5); everything else (yes/no, dates, categories) as written.
+ */
+function quotedValues(frame: Frame, schema: Schema, options: TransformOptions): Record<string, unknown>[] {
+  const { onWarning: _, ...conform } = options;
+  const original = frame.toRecords();
+  const conformed = conformFrame(frame, schema, { extraColumns: "drop", ...conform }).frame.toRecords();
+  const typed = new Set(schema.columns.filter((c) => c.kind === "numeric").map((c) => c.name));
+  return original.map((row, i) => {
+    const out: Record<string, unknown> = { ...row };
+    for (const name of typed) if (name in (conformed[i] ?? {})) out[name] = conformed[i]![name];
+    return out;
+  });
+}
+
 function outcomeOf(bundle: ModelBundle, group: number): { outcome: string; className?: string } {
   const t = bundle.target;
   const link = bundle.model.link;
@@ -93,8 +111,9 @@ export async function explainRows(
   options: ExplainRowsOptions = {},
 ): Promise<ExplainRowsResult> {
   const { top, class: which, ...transform } = options;
-  const records = input instanceof Frame ? input.toRecords() : input;
-  const X = await bundle.pipeline.transform(input, transform);
+  const frame = input instanceof Frame ? input : frameFromRecords(input);
+  const X = await bundle.pipeline.transform(frame, transform);
+  const records = quotedValues(frame, bundle.schema, transform);
   const shap = treeShap(bundle.model, X);
   const featureNames = bundle.featureNames;
   const origins = featureOrigins(bundle.pipeline.toJSON());

@@ -183,6 +183,15 @@ describe("explainRows", () => {
     }
   });
 
+  it("quotes numbers as the schema reads them and other values as written", async () => {
+    const record = { ...test.toRecords()[0]! };
+    const tenure = record.tenure_months as number;
+    const result = await explainRows(bundle, [{ ...record, tenure_months: ` ${tenure} ` }]);
+    const input = result.rows[0]!.inputs.find((i) => i.name === "tenure_months");
+    expect(input?.value).toBe(tenure);
+    expect(result.rows[0]!.inputs.find((i) => i.name === "contract")?.value).toBe(record.contract);
+  });
+
   it("rejects rows that break the schema and classes the model does not have", async () => {
     const bad = test.toRecords().slice(0, 2);
     bad[1] = { ...bad[1], contract: 42 };
