@@ -139,7 +139,9 @@ describe("quintet rag sync and rag ask", () => {
       const again = await runCli(["rag", "sync", "-c", "site"], { cwd });
       expect(again.out).toMatch(/0 added, 1 changed, 0 deleted, 2 unchanged/);
       expect(again.err).toContain(`~ changed ${url}about`);
-      const ask = await runCli(["rag", "ask", "What are the sensors built for?", "-c", "site"], { cwd });
+      const ask = await runCli(["rag", "ask", "What are the sensors built for?", "-c", "site", "--half-life", "30d"], {
+        cwd,
+      });
       expect(ask.out).toMatch(/^We build sensors for greenhouses and now also for vertical farms\. \[\d\]/);
     } finally {
       await new Promise<void>((r) => server.close(() => r()));

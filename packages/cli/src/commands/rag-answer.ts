@@ -58,6 +58,8 @@ interface AskOpts {
   all?: boolean;
   model?: string;
   budget: number;
+  halfLife?: number;
+  judge?: boolean;
 }
 
 interface SyncOpts {
@@ -128,7 +130,8 @@ async function ask(ctx: CliContext, question: string, opts: AskOpts): Promise<vo
       k: opts.k,
       budgetTokens: opts.budget,
       ...(ttl.length ? { ttl } : {}),
-      ...(llm ? { llm } : {}),
+      ...(opts.halfLife ? { recency: { halfLifeMs: opts.halfLife } } : {}),
+      ...(llm ? { llm, ...(opts.judge ? { judge: true } : {}) } : {}),
     });
     const c = ctx.out.c;
     ctx.out.result(
@@ -399,6 +402,12 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--all", "ignore access labels (trusted operator use)")
     .option("-m, --model <uri>", "model to generate with (default QUINTET_LLM / llm.default)")
     .option("--budget <tokens>", "context budget in tokens", positiveInt("tokens"), 3000)
+    .option(
+      "--half-life <duration>",
+      "prefer recent content: relevance blended with age decay, e.g. 30d",
+      duration("--half-life"),
+    )
+    .option("--judge", "let the model judge borderline citations too (costs extra calls)")
     .addHelpText(
       "after",
       '\nWithout a model (QUINTET_LLM unset) the answer quotes the best-supported sentences, each cited.\n\nExamples:\n  quintet rag ask "How long are backups kept?"\n  QUINTET_LLM=openai:gpt-4o-mini quintet rag ask "What does the Pro plan cost?" --as team:sales --json',

@@ -205,8 +205,8 @@ export async function syncSource(options: SyncOptions): Promise<SyncReport> {
 
     // The source was read to the end: whatever it no longer yields is gone, except items it
     // could not read this time.
-    const unreadable = (key: string) =>
-      warnings.some((w) => w.key === key || key.startsWith(`${w.key}#`) || w.key === `${key}`);
+    // A warning about a file also covers the records inside it (`data.csv#12`).
+    const unreadable = (key: string) => warnings.some((w) => w.key === key || key.startsWith(`${w.key}#`));
     const gone: SyncedDocument[] = [];
     for (const doc of known.values()) {
       if (doc.status !== "live" || seen.has(doc.documentId)) continue;
