@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { RecursiveChunker } from "../chunking/recursive.js";
 import type { Document } from "../documents/types.js";
 import type { Collection } from "../index/collection.js";
+import { ingestDocuments } from "../index/ingest.js";
 import { RagIndex } from "../index/rag-index.js";
 import { Retriever } from "../retrieval/retriever.js";
 import { FileSource } from "../sources/files.js";
@@ -103,7 +104,7 @@ describe("syncSource", () => {
     const source = new FileSource({ path: env.docsDir, name: "handbook" });
     const events: string[] = [];
     const r1 = await sync(source, { onEvent: (e) => events.push(`${e.change} ${e.key}`) });
-    expect(r1).toMatchObject({ added: 5, changed: 0, unchanged: 0, deleted: 0, documents: 5 });
+    expect(r1).toMatchObject({ added: 5, changed: 0, unchanged: 0, deleted: 0, documents: 5, written: 5 });
     expect(events.sort()).toEqual(
       Object.keys(TEXTS)
         .map((f) => `added ${f}`)
@@ -119,7 +120,7 @@ describe("syncSource", () => {
     writeFileSync(join(env.docsDir, "zeta.md"), `# Zeta\n\n${VOCAB[6]}`);
     events.length = 0;
     const r3 = await sync(source, { onEvent: (e) => events.push(`${e.change} ${e.key}`) });
-    expect(r3).toMatchObject({ added: 1, changed: 1, unchanged: 3, deleted: 1 });
+    expect(r3).toMatchObject({ added: 1, changed: 1, unchanged: 3, deleted: 1, written: 2 });
     expect(events.sort()).toEqual(["added zeta.md", "changed alpha.md", "deleted beta.md"]);
 
     const indexed = await indexedDocs();
@@ -191,7 +192,12 @@ describe("syncSource", () => {
 
   it("writes again what the index lost, keeps unreadable items, and refuses a concurrent run", async () => {
     const files = new FileSource({ path: env.docsDir, name: "handbook" });
-    await sync(files);
+    // Ingested before it was ever synced: new to the sync state, but nothing to embed again.
+    const docs: Document[] = [];
+    for await (const d of files.load()) docs.push(d);
+    await ingestDocuments(docs, { collection: env.collection, embedder: env.embedder, chunker: env.chunker });
+    const adopted = await sync(files);
+    expect(adopted).toMatchObject({ added: 5, written: 0 });
     // The index loses a document behind the state's back (e.g. a rollback): the sync repairs it.
     await env.collection.deleteDocuments(["file:handbook:delta.md"]);
     const r = await sync(files);

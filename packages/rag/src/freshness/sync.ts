@@ -49,6 +49,8 @@ export interface SyncReport extends SyncCounts {
   source: string;
   /** Documents the source yielded. */
   documents: number;
+  /** Documents chunked, embedded and written to the index (new or changed content, repairs). */
+  written: number;
   /** Documents whose index rows did not match the state and were written again. */
   repaired: number;
   /** Documents whose `fetchedAt` was moved forward for the TTL. */
@@ -83,6 +85,7 @@ export async function syncSource(options: SyncOptions): Promise<SyncReport> {
   const warnings: SourceWarning[] = [];
   let documents = 0;
   let repaired = 0;
+  let written = 0;
   let touched = 0;
   let wrote = false;
   const progress = () => options.onProgress?.({ ...counts, documents });
@@ -120,13 +123,15 @@ export async function syncSource(options: SyncOptions): Promise<SyncReport> {
           fingerprint: fp,
           change,
         };
-        if (change !== "unchanged" || indexed.get(d.id) !== fp) {
-          // Unchanged by the state but missing or different in the index (an earlier run died
-          // between the two writes, or the collection was rolled back): write it again.
+        // The index is the truth for what must be written: a document it already holds with this
+        // fingerprint (ingested before it was synced, or written just before a crash) is not
+        // embedded again; one the state calls unchanged but the index lacks (a rollback, a crash
+        // between the two writes) is written again.
+        if (indexed.get(d.id) !== fp) {
           if (change === "unchanged") repaired++;
           write.push(d);
           row.fetchedAt = d.fetchedAt;
-        } else if (options.ttlMs !== undefined && prev && t - prev.fetchedAt > options.ttlMs / 2) {
+        } else if (options.ttlMs !== undefined && (!prev || t - prev.fetchedAt > options.ttlMs / 2)) {
           toTouch.push(d.id);
           row.fetchedAt = t;
         }
@@ -145,6 +150,7 @@ export async function syncSource(options: SyncOptions): Promise<SyncReport> {
           ...(options.signal ? { signal: options.signal } : {}),
         });
         wrote = true;
+        written += write.length;
       }
       if (toTouch.length) {
         await collection.table.update({
@@ -239,6 +245,7 @@ export async function syncSource(options: SyncOptions): Promise<SyncReport> {
     source: source.name,
     ...counts,
     documents,
+    written,
     repaired,
     touched,
     warningList: warnings,
