@@ -1,5 +1,6 @@
 /**
- * @quintet/rag: sources, chunking, a hybrid index on LanceDB, retrieval, evaluation.
+ * @quintet/rag: sources and a web crawler, chunking, a hybrid index on LanceDB, retrieval, freshness,
+ * multi-source reconciliation, cited answers, evaluation.
  */
 export * from "./answer/index.js";
 export * from "./chunking/index.js";
