@@ -52,6 +52,9 @@ describe("quintet rag sync and rag ask", () => {
 
     const third = await runCli(["rag", "sync", "--source", "handbook"], { cwd });
     expect(third.out).toMatch(/0 added, 0 changed, 0 deleted, 3 unchanged/);
+    // No interval was given: never due.
+    const due = await runCli(["rag", "sync", "--due", "--json"], { cwd });
+    expect(JSON.parse(due.out).syncs).toEqual([]);
 
     const unknown = await runCli(["rag", "sync", "--source", "nope"], { cwd });
     expect(unknown.code).toBe(2);

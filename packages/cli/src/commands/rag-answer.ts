@@ -73,6 +73,7 @@ interface SyncOpts {
   maxPages?: number;
   maxDepth?: number;
   delay?: number;
+  due?: boolean;
 }
 
 async function openCollection(
@@ -256,6 +257,11 @@ async function sync(ctx: CliContext, target: string | undefined, opts: SyncOpts)
           );
         }
         names.push(opts.source);
+      } else if (opts.due) {
+        // For cron: only sources with an interval whose next run has come.
+        const now = Date.now();
+        names.push(...registered.filter((s) => s.nextRunAt !== null && s.nextRunAt <= now).map((s) => s.name));
+        if (names.length === 0) ctx.out.status(c.dim(`no source of "${opts.collection}" is due`));
       } else names.push(...registered.map((s) => s.name));
     }
 
@@ -422,6 +428,7 @@ export function register(program: Command, ctx: CliContext): void {
     )
     .option("-c, --collection <name>", "collection to sync into", "default")
     .option("--source <name>", "sync only this registered source")
+    .option("--due", "sync only registered sources whose --every interval has come (run it from cron)")
     .option("--name <source-name>", "name to register the source under (default: folder name or host)")
     .option("--every <duration>", "re-sync interval for the scheduler, e.g. 6h", duration("--every"))
     .option(
