@@ -16,3 +16,4 @@ export * from "./models/forest/index.js";
 export * from "./models/gbdt/index.js";
 export * from "./models/linear/index.js";
 export * from "./models/predict/index.js";
+export * from "./tune/index.js";
