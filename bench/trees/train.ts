@@ -307,7 +307,7 @@ function writeTable(t: Table, dir: string): Spec {
 }
 
 /** Child process: trains Quintet on a written table and prints one JSON line. */
-async function child(specPath: string, threads: number): Promise<void> {
+async function child(specPath: string, threads: number, quantized: boolean): Promise<void> {
   const spec = JSON.parse(readFileSync(specPath, "utf8")) as Spec;
   const read = (name: string) => {
     const b = readFileSync(join(spec.dir, name));
@@ -328,6 +328,7 @@ async function child(specPath: string, threads: number): Promise<void> {
     maxCatToOnehot: PARAMS.maxCatToOnehot,
     categoricalFeatures: spec.categorical,
     threads,
+    quantizedGradients: quantized,
   };
   const t0 = performance.now();
   const model = await trainGbdt(Xtr, ytr, options);
@@ -345,7 +346,7 @@ async function child(specPath: string, threads: number): Promise<void> {
   for (let i = 0; i < calls; i++) predictor.predictRowInto(row(i), out);
   const single = ((performance.now() - s0) * 1000) / calls;
   const res: RunResult = {
-    model: "quintet",
+    model: quantized ? "quintet-q" : "quintet",
     threads,
     train_s: trainS,
     predict_s: predictS,
@@ -378,11 +379,18 @@ function hasPeers(): boolean {
   return spawnSync(PY, ["-c", "import xgboost, sklearn, threadpoolctl"], { stdio: "ignore" }).status === 0;
 }
 
+const MODEL_NAMES: Record<string, string> = {
+  quintet: "Quintet",
+  "quintet-q": "Quintet, quantized gradients",
+  xgb: "XGBoost hist",
+  hgb: "sklearn HGB",
+};
+
 const fmt = (v: number | undefined, d: number) => (v === undefined || Number.isNaN(v) ? "–" : v.toFixed(d));
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  if (args[0] === "--child") return child(args[1]!, Number(args[2]));
+  if (args[0] === "--child") return child(args[1]!, Number(args[2]), args[3] === "quantized");
   const only = args.includes("--only") ? args[args.indexOf("--only") + 1] : undefined;
   const repeat = args.includes("--repeat") ? Number(args[args.indexOf("--repeat") + 1]) : 1;
   const positional = args.filter((a, i) => !a.startsWith("--") && !(i > 0 && args[i - 1]!.startsWith("--")));
@@ -413,6 +421,8 @@ async function main(): Promise<void> {
       const configs: [string, number][] = [
         ["quintet", 1],
         ["quintet", 2],
+        ["quintet-q", 1],
+        ["quintet-q", 2],
         ...(peers
           ? ([
               ["xgb", 1],
@@ -427,7 +437,7 @@ async function main(): Promise<void> {
         let best: RunResult | undefined;
         for (let k = 0; k < repeat; k++) {
           const r =
-            model === "quintet"
+            model.startsWith("quintet")
               ? runChild(process.execPath, [
                   "--conditions=source",
                   "--import",
@@ -436,6 +446,7 @@ async function main(): Promise<void> {
                   "--child",
                   specPath,
                   String(threads),
+                  model === "quintet-q" ? "quantized" : "exact",
                 ])
               : runChild(PY, [join(here, "peers.py"), specPath, model, String(threads)]);
           if (r.error) {
@@ -474,7 +485,7 @@ async function main(): Promise<void> {
       const ratio = xgb && !run.error && !xgb.error ? run.train_s / xgb.train_s : undefined;
       const testRows = Number(r.shape.split("/")[1]!.split(" ")[0]);
       md.push(
-        `| ${r.table} ${r.shape} | ${run.model === "hgb" ? "sklearn HGB" : run.model === "xgb" ? "XGBoost hist" : "Quintet"} | ${run.threads} | ${run.error ? "error" : fmt(run.train_s, 2)} | ${fmt(ratio, 2)} | ${fmt(run.auc, 4)} | ${fmt(run.logloss, 4)} | ${fmt(run.rmse, 4)} | ${run.predict_s ? Math.round(testRows / run.predict_s).toLocaleString("en-US") : "–"} | ${fmt(run.single_row_us, 1)} | ${fmt(run.peak_rss_mb, 0)} |`,
+        `| ${r.table} ${r.shape} | ${MODEL_NAMES[run.model] ?? run.model} | ${run.threads} | ${run.error ? "error" : fmt(run.train_s, 2)} | ${fmt(ratio, 2)} | ${fmt(run.auc, 4)} | ${fmt(run.logloss, 4)} | ${fmt(run.rmse, 4)} | ${run.predict_s ? Math.round(testRows / run.predict_s).toLocaleString("en-US") : "–"} | ${fmt(run.single_row_us, 1)} | ${fmt(run.peak_rss_mb, 0)} |`,
       );
     }
   }

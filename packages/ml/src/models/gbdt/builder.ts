@@ -12,7 +12,7 @@ import {
   HistogramPool,
   PACKED_FEATURE_STRIDE,
 } from "./histogram.js";
-import { Cmd, CTRL, CTRL_SIZE, type WorkerInit } from "./protocol.js";
+import { Cmd, CTRL, CTRL_SIZE, claimChunk, claimTag, MAX_CHUNKS, type WorkerInit } from "./protocol.js";
 
 /**
  * Builds node histograms for the tree learner. The learner partitions `idx` in place and
@@ -172,27 +172,29 @@ class SerialBuilder implements HistogramBuilder {
  */
 const MIN_PARALLEL_CELLS = 64 * 1024;
 
-/** How long to wait for workers before concluding one has died. */
+/** Features per chunk, about: fewer means more passes over the rows, more means coarser sharing. */
+const CHUNK_FEATURES = 8;
+
+/** How long to wait for a claimed chunk before concluding a worker has died. */
 const WORKER_TIMEOUT_MS = 120_000;
 
 /**
- * Spreads each histogram's features over the calling thread and `workers` worker threads.
+ * Shares each histogram's features between the calling thread and `workers` worker
+ * threads: all of them claim chunks of features until none is left (see protocol.ts).
  * Every feature is still summed by one thread in row order, so the histograms are
  * bit-identical to the serial builder's, and so is the model.
  */
 class ThreadedBuilder extends SerialBuilder {
   private readonly ctrl = new Int32Array(new SharedArrayBuffer(CTRL_SIZE * 4));
   private readonly workers: Worker[] = [];
-  /** Feature-list boundaries: part p covers `feats[bounds[p]..bounds[p + 1])`. */
-  private readonly bounds: Int32Array;
+  private seq = 0;
+  private chunks = 1;
 
   constructor(data: BinnedMatrix, capacity: number, numWorkers: number, packed: boolean) {
     super(data, capacity, true, packed);
-    this.bounds = new Int32Array(numWorkers + 2);
     const { entry, eval: isEval } = workerEntry();
     for (let w = 0; w < numWorkers; w++) {
       const init: WorkerInit = {
-        index: w,
         ctrl: this.ctrl.buffer as SharedArrayBuffer,
         bins: data.bins.buffer as SharedArrayBuffer,
         cols: data.cols,
@@ -229,8 +231,13 @@ class ThreadedBuilder extends SerialBuilder {
 
   override setFeatures(feats: Int32Array, count: number): void {
     super.setFeatures(feats, count);
-    const parts = this.workers.length + 1;
-    for (let p = 0; p <= parts; p++) this.bounds[p] = Math.round((count * p) / parts);
+    const threads = this.workers.length + 1;
+    this.chunks = Math.min(
+      MAX_CHUNKS,
+      Math.max(1, Math.min(count, Math.max(2 * threads, Math.ceil(count / CHUNK_FEATURES)))),
+    );
+    // Chunk bounds only change here, between trees, when no task is running.
+    for (let c = 0; c <= this.chunks; c++) this.ctrl[CTRL.BOUNDS + c] = Math.round((count * c) / this.chunks);
   }
 
   override build(slot: number, start: number, end: number): void {
@@ -239,39 +246,46 @@ class ThreadedBuilder extends SerialBuilder {
       return;
     }
     const c = this.ctrl;
-    const nw = this.workers.length;
+    // Close claims while the task is written, so no late worker mixes two tasks.
+    Atomics.store(c, CTRL.CLAIM, -1);
     c[CTRL.CMD] = Cmd.Build;
     c[CTRL.SLOT] = slot;
     c[CTRL.START] = start;
     c[CTRL.END] = end;
     c[CTRL.DENSE] = this.dense ? 1 : 0;
-    for (let w = 0; w < nw; w++) {
-      c[CTRL.PARTS + 2 * w] = this.bounds[w + 1]!;
-      c[CTRL.PARTS + 2 * w + 1] = this.bounds[w + 2]!;
-    }
-    Atomics.store(c, CTRL.DONE, 0);
-    Atomics.add(c, CTRL.SEQ, 1);
+    c[CTRL.CHUNKS] = this.chunks;
+    Atomics.store(c, CTRL.FINISHED, 0);
+    this.seq++;
+    const tag = claimTag(this.seq);
+    Atomics.store(c, CTRL.CLAIM, tag);
+    Atomics.store(c, CTRL.SEQ, this.seq);
     Atomics.notify(c, CTRL.SEQ);
     const d = this.data;
     const build = this.packed ? buildPackedHistogram : buildHistogram;
-    build(
-      this.pool.view(slot),
-      d.bins,
-      d.cols,
-      this.packed ? this.q : this.gh,
-      this.idx,
-      start,
-      end,
-      this.feats,
-      0,
-      this.bounds[1]!,
-      this.dense,
-    );
+    const grads = this.packed ? this.q : this.gh;
+    const hist = this.pool.view(slot);
+    for (let k = claimChunk(c, tag, this.chunks); k >= 0; k = claimChunk(c, tag, this.chunks)) {
+      build(
+        hist,
+        d.bins,
+        d.cols,
+        grads,
+        this.idx,
+        start,
+        end,
+        this.feats,
+        c[CTRL.BOUNDS + k]!,
+        c[CTRL.BOUNDS + k + 1]!,
+        this.dense,
+      );
+      Atomics.add(c, CTRL.FINISHED, 1);
+    }
+    // Only chunks a worker has claimed are left: wait for those.
     const deadline = Date.now() + WORKER_TIMEOUT_MS;
     for (;;) {
-      const done = Atomics.load(c, CTRL.DONE);
-      if (done >= nw) break;
-      if (Atomics.wait(c, CTRL.DONE, done, 1000) === "timed-out" && Date.now() > deadline) {
+      const done = Atomics.load(c, CTRL.FINISHED);
+      if (done >= this.chunks) break;
+      if (Atomics.wait(c, CTRL.FINISHED, done, 1000) === "timed-out" && Date.now() > deadline) {
         throw new QuintetError("INTERNAL", "a histogram worker stopped responding", {
           hint: "Train with threads: 1 and report this, with the data shape, as a bug.",
         });
@@ -285,8 +299,9 @@ class ThreadedBuilder extends SerialBuilder {
   }
 
   override async close(): Promise<void> {
+    Atomics.store(this.ctrl, CTRL.CLAIM, -1);
     this.ctrl[CTRL.CMD] = Cmd.Exit;
-    Atomics.add(this.ctrl, CTRL.SEQ, 1);
+    Atomics.store(this.ctrl, CTRL.SEQ, ++this.seq);
     Atomics.notify(this.ctrl, CTRL.SEQ);
     await Promise.all(this.workers.map((w) => w.terminate()));
   }

@@ -1,10 +1,11 @@
 /**
- * A histogram worker: waits on the shared control block and sums its share of the
- * features of each node histogram (see protocol.ts). Loaded with `new Worker`.
+ * A histogram worker: waits for a task on the shared control block, then claims and sums
+ * chunks of the task's features until none is left (see protocol.ts). Loaded with
+ * `new Worker`.
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { buildHistogram, buildPackedHistogram } from "./histogram.js";
-import { Cmd, CTRL, type WorkerInit } from "./protocol.js";
+import { Cmd, CTRL, claimChunk, claimTag, type WorkerInit } from "./protocol.js";
 
 const init = workerData as WorkerInit;
 const ctrl = new Int32Array(init.ctrl);
@@ -14,7 +15,6 @@ const build = init.packed ? buildPackedHistogram : buildHistogram;
 const idx = new Uint32Array(init.idx);
 const feats = new Int32Array(init.feats);
 const pool = new Float64Array(init.pool);
-const w = init.index;
 const views: Float64Array[] = [];
 for (let s = 0; s + init.slotSize <= pool.length; s += init.slotSize) views.push(pool.subarray(s, s + init.slotSize));
 
@@ -27,23 +27,31 @@ for (;;) {
   if (seq === seen) continue;
   seen = seq;
   if (ctrl[CTRL.CMD] === Cmd.Exit) break;
-  try {
-    build(
-      views[ctrl[CTRL.SLOT]!]!,
-      bins,
-      init.cols,
-      grads,
-      idx,
-      ctrl[CTRL.START]!,
-      ctrl[CTRL.END]!,
-      feats,
-      ctrl[CTRL.PARTS + 2 * w]!,
-      ctrl[CTRL.PARTS + 2 * w + 1]!,
-      ctrl[CTRL.DENSE] === 1,
-    );
-  } catch {
-    Atomics.store(ctrl, CTRL.ERROR, 1);
+  const tag = claimTag(seq);
+  const chunks = ctrl[CTRL.CHUNKS]!;
+  const hist = views[ctrl[CTRL.SLOT]!]!;
+  const start = ctrl[CTRL.START]!;
+  const end = ctrl[CTRL.END]!;
+  const dense = ctrl[CTRL.DENSE] === 1;
+  for (let c = claimChunk(ctrl, tag, chunks); c >= 0; c = claimChunk(ctrl, tag, chunks)) {
+    try {
+      build(
+        hist,
+        bins,
+        init.cols,
+        grads,
+        idx,
+        start,
+        end,
+        feats,
+        ctrl[CTRL.BOUNDS + c]!,
+        ctrl[CTRL.BOUNDS + c + 1]!,
+        dense,
+      );
+    } catch {
+      Atomics.store(ctrl, CTRL.ERROR, 1);
+    }
+    Atomics.add(ctrl, CTRL.FINISHED, 1);
+    Atomics.notify(ctrl, CTRL.FINISHED);
   }
-  Atomics.add(ctrl, CTRL.DONE, 1);
-  Atomics.notify(ctrl, CTRL.DONE);
 }
