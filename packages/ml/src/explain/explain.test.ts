@@ -242,7 +242,7 @@ describe("explainRows on a multiclass model", () => {
 });
 
 describe("global summaries", () => {
-  it("ranks features by mean |SHAP| and lays out beeswarm points coloured by value rank", async () => {
+  it("ranks features by mean |SHAP| and lays out beeswarm points coloured by value", async () => {
     const rng = new Rng(5);
     const data = Array.from({ length: 400 }, () => [rng.normal(), rng.normal(), rng.int(0, 4), rng.normal()]);
     for (let r = 0; r < 40; r++) data[r]![0] = Number.NaN;
@@ -275,9 +275,32 @@ describe("global summaries", () => {
     expect(s.points.filter((p) => p.feature === "cat").every((p) => p.scaled === null)).toBe(true);
     for (const p of s.points) expect(Math.abs(p.jitter)).toBeLessThanOrEqual(0.45);
     expect(new Set(big.map((p) => p.jitter)).size).toBeGreaterThan(5);
+    const few = shapSummary(shap, X, { top: 2, pointsPerFeature: 50 });
+    expect(few.points).toHaveLength(2 * 50);
+    expect(few.features).toEqual(s.features);
+    expect(new Set(few.points.map((p) => p.row)).size).toBe(50);
+    expect(Math.max(...few.points.map((p) => p.row))).toBeGreaterThan(350);
     expect(() => shapSummary(shap, matrixFromRows([[1, 2, 3, 4]]))).toThrow(
       /SHAP values are for 400 rows × 4 features/,
     );
+  });
+
+  it("colours by position between the 5th and 95th percentiles, so 0/1 columns use both ends", () => {
+    const rows = 40;
+    const data = Array.from({ length: rows }, (_, r) => [r % 2, r === 0 ? 1000 : r]);
+    const X = matrixFromRows(data);
+    const values = new Float64Array(rows * 3);
+    for (let r = 0; r < rows; r++) {
+      values[r * 3] = r % 2 ? 1 : -1;
+      values[r * 3 + 1] = r / 100;
+    }
+    const shap = { rows, groups: 1, features: 2, values, expectedValue: Float64Array.of(0) };
+    const s = shapSummary(shap, X, { featureNames: ["flag", "amount"] });
+    const flag = s.points.filter((p) => p.feature === "flag");
+    expect(new Set(flag.map((p) => p.scaled))).toEqual(new Set([0, 1]));
+    const amount = s.points.filter((p) => p.feature === "amount");
+    expect(amount.find((p) => p.row === 0)!.scaled).toBe(1); // the outlier is clipped, not the scale
+    expect(amount.find((p) => p.row === 20)!.scaled).toBeCloseTo(0.5, 1);
   });
 
   it("sums |SHAP| over classes for multiclass models, and keeps per-class values", async () => {

@@ -22,8 +22,8 @@ export interface BeeswarmPoint {
   /** The feature value (NaN in the matrix → null). */
   value: number | null;
   /**
-   * The value's rank among the feature's values in [0, 1] (low → high), for colouring;
-   * null for missing values and category codes, which have no order.
+   * The value in [0, 1] from the feature's 5th to 95th percentile (clipped), for
+   * colouring low → high; null for missing values and category codes, which have no order.
    */
   scaled: number | null;
   shap: number;
@@ -46,12 +46,17 @@ export interface ShapSummaryOptions {
   group?: number | "all";
   /** Features with beeswarm points, most important first. Default 20. */
   top?: number;
-  /** Column indices holding category codes (not coloured by value). Default from `shap`. */
+  /** Column indices holding category codes (not coloured by value: codes have no order). Default none. */
   categoricalFeatures?: number[];
   /** Feature names; default the SHAP values' names, else `f0`, `f1`… */
   featureNames?: string[];
   /** Bins along the SHAP axis used to spread the points. Default 40. */
   bins?: number;
+  /**
+   * Most beeswarm points per feature, from rows spread evenly over the input (a chart
+   * stays readable and small); mean |SHAP| always uses every row. Default: every row.
+   */
+  pointsPerFeature?: number;
 }
 
 /**
@@ -111,12 +116,17 @@ export function shapSummary(shap: ShapValues, X: Matrix, options: ShapSummaryOpt
   if (group !== "all" || G === 1) {
     const g = group === "all" ? 0 : group;
     const top = features.slice(0, Math.max(0, options.top ?? 20));
+    const limit = Math.max(1, Math.floor(options.pointsPerFeature ?? shap.rows));
+    const rows =
+      shap.rows <= limit
+        ? Array.from({ length: shap.rows }, (_, i) => i)
+        : Array.from({ length: limit }, (_, i) => Math.floor((i * shap.rows) / limit));
     const categorical = new Set(options.categoricalFeatures ?? []);
     const bins = Math.max(1, options.bins ?? 40);
     let lo = Number.POSITIVE_INFINITY;
     let hi = Number.NEGATIVE_INFINITY;
     for (const f of top) {
-      for (let r = 0; r < shap.rows; r++) {
+      for (const r of rows) {
         const v = shap.values[(r * G + g) * width + f.index]!;
         lo = Math.min(lo, v);
         hi = Math.max(hi, v);
@@ -128,15 +138,15 @@ export function shapSummary(shap: ShapValues, X: Matrix, options: ShapSummaryOpt
     let densest = 1;
     const perFeatureBins = top.map((f) => {
       const counts = new Int32Array(bins);
-      for (let r = 0; r < shap.rows; r++) counts[binOf(shap.values[(r * G + g) * width + f.index]!)]!++;
+      for (const r of rows) counts[binOf(shap.values[(r * G + g) * width + f.index]!)]!++;
       for (const c of counts) densest = Math.max(densest, c);
       return counts;
     });
     top.forEach((f, k) => {
-      const ranks = valueRanks(X, f.index, categorical.has(f.index));
+      const scaled = valueScale(X, f.index, categorical.has(f.index));
       const counts = perFeatureBins[k]!;
       const seen = new Int32Array(bins);
-      for (let r = 0; r < shap.rows; r++) {
+      for (const r of rows) {
         const s = shap.values[(r * G + g) * width + f.index]!;
         const b = binOf(s);
         const c = counts[b]!;
@@ -148,7 +158,7 @@ export function shapSummary(shap: ShapValues, X: Matrix, options: ShapSummaryOpt
           feature: f.feature,
           row: r,
           value: Number.isNaN(x) ? null : x,
-          scaled: ranks[r]!,
+          scaled: scaled[r]!,
           shap: s,
           jitter,
         });
@@ -158,21 +168,32 @@ export function shapSummary(shap: ShapValues, X: Matrix, options: ShapSummaryOpt
   return { group, rows: shap.rows, features, points };
 }
 
-/** Each row's value rank in [0, 1] within column `j` (ties share their mean rank); null when missing or categorical. */
-function valueRanks(X: Matrix, j: number, categorical: boolean): (number | null)[] {
+/**
+ * Each row's value placed in [0, 1] between the column's 5th and 95th percentiles
+ * (clipped), so a few extreme values do not wash out the colours and 0/1 columns use both
+ * ends; null when missing or categorical.
+ */
+function valueScale(X: Matrix, j: number, categorical: boolean): (number | null)[] {
   const out: (number | null)[] = new Array<number | null>(X.rows).fill(null);
   if (categorical) return out;
   const present: number[] = [];
-  for (let r = 0; r < X.rows; r++) if (!Number.isNaN(X.data[r * X.cols + j]!)) present.push(r);
-  present.sort((a, b) => X.data[a * X.cols + j]! - X.data[b * X.cols + j]!);
-  const m = present.length;
-  for (let i = 0; i < m; ) {
-    let k = i;
-    const v = X.data[present[i]! * X.cols + j]!;
-    while (k + 1 < m && X.data[present[k + 1]! * X.cols + j]! === v) k++;
-    const rank = m === 1 ? 0.5 : (i + k) / 2 / (m - 1);
-    for (let t = i; t <= k; t++) out[present[t]!] = rank;
-    i = k + 1;
+  for (let r = 0; r < X.rows; r++) {
+    const v = X.data[r * X.cols + j]!;
+    if (!Number.isNaN(v)) present.push(v);
+  }
+  if (present.length === 0) return out;
+  present.sort((a, b) => a - b);
+  const at = (q: number) => present[Math.min(present.length - 1, Math.floor(q * (present.length - 1) + 0.5))]!;
+  let lo = at(0.05);
+  let hi = at(0.95);
+  if (hi <= lo) {
+    lo = present[0]!;
+    hi = present[present.length - 1]!;
+  }
+  for (let r = 0; r < X.rows; r++) {
+    const v = X.data[r * X.cols + j]!;
+    if (Number.isNaN(v)) continue;
+    out[r] = hi > lo ? Math.min(1, Math.max(0, (v - lo) / (hi - lo))) : 0.5;
   }
   return out;
 }

@@ -79,6 +79,10 @@ describe("trainTable", () => {
     const html = readFileSync(result.reportPath, "utf8");
     expect(html).toContain("ROC curve");
     expect((html.match(/<svg/g) ?? []).length).toBeGreaterThanOrEqual(5);
+    // SHAP summary of the test rows: mean |SHAP| bars and a dot plot.
+    expect(html).toContain(`SHAP summary: mean |SHAP| per feature (${Math.min(1000, result.rows.test)} test rows)`);
+    expect(html).toContain("SHAP values per row (log-odds of churned = yes)");
+    expect(html).toContain("feature value");
 
     // One ml.train span with the run id and the test AUC.
     const [span] = await new SpanQuery(store).list({ kind: "ml.train" });
@@ -94,6 +98,17 @@ describe("trainTable", () => {
     expect(second.model.version).toBe(2);
     expect(second.model.aliases).toEqual([]);
     expect((await new ModelRegistry(store, artifacts).resolve("churn@champion")).version).toBe(1);
+  });
+
+  it("reports SHAP per class for a multiclass target", async () => {
+    const result = await trainTable(
+      { data: csv, target: "contract", name: "contract", params: { numRounds: 15 } },
+      { store, artifacts, home },
+    );
+    expect(result.target.task).toBe("multiclass");
+    const html = readFileSync(result.reportPath, "utf8");
+    expect(html).toContain("SHAP summary: mean |SHAP| per feature");
+    for (const c of result.target.classes!) expect(html).toContain(`SHAP values for contract = ${c}`);
   });
 
   it("fails clearly on bad input and registers nothing", async () => {

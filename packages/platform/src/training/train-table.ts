@@ -17,14 +17,17 @@ import {
   loadTable,
   ModelBundle,
   profileFrame,
+  shapSummary,
   splitTarget,
   type TargetInfo,
   type Task,
+  type TreeEnsemble,
+  treeShap,
 } from "@quintet/ml";
 import { ModelRegistry, type ModelVersion } from "../registry/registry.js";
 import { fingerprint, Tracker } from "../tracking/tracker.js";
 import { type Evaluation, evaluateModel } from "./evaluate.js";
-import { writeTrainingReport } from "./report.js";
+import { type ReportShap, writeTrainingReport } from "./report.js";
 
 /** What the workflow is doing, for progress displays. */
 export type TrainEvent =
@@ -248,7 +251,8 @@ export async function trainTable(options: TrainTableOptions, ctx: TrainContext):
             .map((feature, j) => ({ feature, gain: gains[j]! }))
             .sort((a, b) => b.gain - a.gain);
 
-          phase("report", "Writing the HTML report");
+          phase("report", `Explaining up to ${SHAP_ROWS} test rows (TreeSHAP) and writing the HTML report`);
+          const shap = shapForReport(model, Xtest, target);
           const reportPath = join(options.reportDir ?? join(ctx.home, "reports"), `${options.name}-${run.id}.html`);
           await writeTrainingReport(reportPath, {
             name: options.name,
@@ -261,6 +265,7 @@ export async function trainTable(options: TrainTableOptions, ctx: TrainContext):
             notes: auto.notes,
             cleaning: cleaned.reports,
             profile,
+            ...(shap ? { shap } : {}),
           });
           await run.logArtifact("report.html", await readFile(reportPath), "text/html");
 
@@ -298,6 +303,49 @@ export async function trainTable(options: TrainTableOptions, ctx: TrainContext):
       );
     },
   );
+}
+
+/** Test rows the report's SHAP summary explains (evenly spread over the test split). */
+const SHAP_ROWS = 1000;
+/** Dots across the report's beeswarm plots: each is ~250 bytes of SVG. */
+const SHAP_DOTS = 2400;
+
+/** SHAP values of up to {@link SHAP_ROWS} test rows, summarised for the report's charts. */
+function shapForReport(model: TreeEnsemble, Xtest: FeatureMatrix, target: TargetInfo): ReportShap | undefined {
+  if (Xtest.rows === 0) return undefined;
+  const n = Math.min(SHAP_ROWS, Xtest.rows);
+  const pick = Array.from({ length: n }, (_, i) => Math.floor((i * Xtest.rows) / n));
+  const data = new Float64Array(n * Xtest.cols);
+  pick.forEach((r, i) => {
+    data.set(Xtest.data.subarray(r * Xtest.cols, (r + 1) * Xtest.cols), i * Xtest.cols);
+  });
+  const X = { data, rows: n, cols: Xtest.cols };
+  const shap = treeShap(model, X);
+  const options = { featureNames: Xtest.featureNames, categoricalFeatures: Xtest.categoricalFeatures };
+  const classes = target.task === "multiclass" ? target.classes : undefined;
+  if (classes && shap.groups > 1) {
+    return {
+      rows: n,
+      outcome: `softmax scores of ${target.name} (one per class)`,
+      classes,
+      overall: shapSummary(shap, X, { ...options, group: "all" }),
+      // One dot plot per class would crowd the report; the first four classes show the pattern.
+      beeswarms: classes.slice(0, 4).map((c, g, shown) => ({
+        title: `SHAP values for ${target.name} = ${c}`,
+        summary: shapSummary(shap, X, {
+          ...options,
+          group: g,
+          top: 8,
+          pointsPerFeature: Math.floor(SHAP_DOTS / (8 * shown.length)),
+        }),
+      })),
+    };
+  }
+  const outcome =
+    target.task === "binary" ? `log-odds of ${target.name} = ${target.classes?.[1] ?? "1"}` : `${target.name}`;
+  // Mean |SHAP| uses every explained row; the dots are spread-out rows within the budget.
+  const summary = shapSummary(shap, X, { ...options, group: 0, top: 10, pointsPerFeature: SHAP_DOTS / 10 });
+  return { rows: n, outcome, overall: summary, beeswarms: [{ title: `SHAP values per row (${outcome})`, summary }] };
 }
 
 function prefixed(prefix: string, metrics: Record<string, number>): Record<string, number> {
