@@ -39,6 +39,16 @@ export function shapRow(shap: ShapValues, row: number, group = 0): Float64Array 
   return shap.values.subarray(start, start + width);
 }
 
+/**
+ * 1 / i for small i. The weight recurrences below carry a value from one step to the
+ * next; a division on that chain costs several multiplications' latency.
+ */
+let RECIP = new Float64Array(0);
+function reciprocals(n: number): Float64Array {
+  if (RECIP.length <= n) RECIP = Float64Array.from({ length: Math.max(n + 1, 64) }, (_, i) => (i === 0 ? 0 : 1 / i));
+  return RECIP;
+}
+
 /** Depth of the deepest leaf (root = 0). */
 function maxDepth(tree: Tree): number {
   let deepest = 0;
@@ -127,8 +137,11 @@ class PathBuffer {
   zero: Float64Array;
   one: Float64Array;
   weight: Float64Array;
+  /** 1 / i, long enough for every path length in this buffer. */
+  private readonly recip: Float64Array;
 
-  constructor(capacity: number) {
+  constructor(capacity: number, maxLength: number) {
+    this.recip = reciprocals(maxLength + 1);
     this.feature = new Int32Array(capacity);
     this.zero = new Float64Array(capacity);
     this.one = new Float64Array(capacity);
@@ -143,9 +156,15 @@ class PathBuffer {
     this.zero[at] = zero;
     this.one[at] = one;
     w[at] = len === 0 ? 1 : 0;
+    // Multiplications by a reciprocal instead of divisions: this loop and the two below
+    // are where TreeSHAP spends its time.
+    const inv = 1 / (len + 1);
+    const oneStep = one * inv;
+    const zeroStep = zero * inv;
     for (let i = len - 1; i >= 0; i--) {
-      w[start + i + 1]! += (one * w[start + i]! * (i + 1)) / (len + 1);
-      w[start + i] = (zero * w[start + i]! * (len - i)) / (len + 1);
+      const wi = w[start + i]!;
+      w[start + i + 1]! += oneStep * wi * (i + 1);
+      w[start + i] = zeroStep * wi * (len - i);
     }
   }
 
@@ -156,14 +175,20 @@ class PathBuffer {
     const one = this.one[start + k]!;
     const zero = this.zero[start + k]!;
     let next = w[start + last]!;
-    for (let j = last - 1; j >= 0; j--) {
-      if (one !== 0) {
+    if (one !== 0) {
+      const up = len / one;
+      const down = zero / len;
+      const r = this.recip;
+      for (let j = last - 1; j >= 0; j--) {
         const t = w[start + j]!;
-        w[start + j] = (next * len) / ((j + 1) * one);
-        next = t - (w[start + j]! * zero * (last - j)) / len;
-      } else {
-        w[start + j] = (w[start + j]! * len) / (zero * (last - j));
+        const wj = next * (up * r[j + 1]!);
+        w[start + j] = wj;
+        next = t - wj * (down * (last - j));
       }
+    } else {
+      const up = len / zero;
+      const r = this.recip;
+      for (let j = last - 1; j >= 0; j--) w[start + j] = w[start + j]! * up * r[last - j]!;
     }
     for (let j = k; j < last; j++) {
       this.feature[start + j] = this.feature[start + j + 1]!;
@@ -180,23 +205,32 @@ class PathBuffer {
     const zero = this.zero[start + k]!;
     let total = 0;
     if (one !== 0) {
+      const up = len / one;
+      const down = zero / len;
+      const r = this.recip;
       let next = w[start + last]!;
       for (let j = last - 1; j >= 0; j--) {
-        const t = (next * len) / ((j + 1) * one);
+        const t = next * (up * r[j + 1]!);
         total += t;
-        next = w[start + j]! - (t * zero * (last - j)) / len;
+        next = w[start + j]! - t * (down * (last - j));
       }
     } else {
-      for (let j = last - 1; j >= 0; j--) total += (w[start + j]! * len) / (zero * (last - j));
+      const up = len / zero;
+      const r = this.recip;
+      for (let j = last - 1; j >= 0; j--) total += w[start + j]! * up * r[last - j]!;
     }
     return total;
   }
 
   copy(from: number, to: number, len: number): void {
-    this.feature.copyWithin(to, from, from + len);
-    this.zero.copyWithin(to, from, from + len);
-    this.one.copyWithin(to, from, from + len);
-    this.weight.copyWithin(to, from, from + len);
+    // Paths are a few elements long: a plain loop beats four native copyWithin calls.
+    const { feature, zero, one, weight } = this;
+    for (let i = 0; i < len; i++) {
+      feature[to + i] = feature[from + i]!;
+      zero[to + i] = zero[from + i]!;
+      one[to + i] = one[from + i]!;
+      weight[to + i] = weight[from + i]!;
+    }
   }
 }
 
@@ -213,7 +247,7 @@ class TreeExplainer {
   ) {
     const d = maxDepth(tree);
     // Frame k holds at most k + 1 elements (the root's placeholder plus one per split above).
-    this.path = new PathBuffer(((d + 2) * (d + 3)) / 2);
+    this.path = new PathBuffer(((d + 2) * (d + 3)) / 2, d + 2);
   }
 
   explain(row: ArrayLike<number>, phi: Float64Array, scale: number): void {
