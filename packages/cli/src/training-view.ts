@@ -37,6 +37,18 @@ export async function trainWithProgress(
             else out.status(e.message);
             return;
           }
+          if (e.type === "trial") {
+            const budget = e.budget.trials !== undefined ? `/${e.budget.trials}` : "";
+            const best = e.best
+              ? `best ${e.metric} ${fmt(e.best.value)} (trial ${e.best.number})`
+              : "no complete trial yet";
+            const got = e.state === "complete" ? `${e.metric} ${fmt(e.value ?? undefined)}` : e.state;
+            const line = `trial ${e.finished}${budget} (#${e.number}): ${got} · ${best}`;
+            // On a terminal the tuning spinner carries the latest trial; a log gets one line each.
+            if (out.interactive && spinner) spinner.text(`Tuning: ${line}`);
+            else out.status(`  ${line}`);
+            return;
+          }
           const detail = `${e.metric} valid ${fmt(e.valid)}${e.bestIteration !== undefined ? ` (best round ${e.bestIteration + 1})` : ""}`;
           if (out.interactive) {
             barStarting ??= out.progress("Boosting", e.numRounds).then((b) => (bar = b));
@@ -75,6 +87,16 @@ export async function renderTrainingResult(result: TrainTableResult, color: (s: 
   lines.push(
     `Rows: ${result.rows.total} (train ${result.rows.train}, validation ${result.rows.valid}, test ${result.rows.test}) · target "${result.target.name}" (${result.target.task})`,
   );
+  const tu = result.tuning;
+  if (tu) {
+    const shown = Object.entries(tu.bestParams)
+      .map(([k, v]) => `${k}=${typeof v === "number" ? Number(v.toPrecision(3)) : v}`)
+      .join(", ");
+    lines.push(
+      `Tuned: study ${tu.study}, ${tu.trials} trials (${tu.complete} complete, ${tu.pruned} pruned${tu.previous ? `, ${tu.previous} from earlier runs` : ""}); best trial ${tu.bestTrial}: valid ${tu.metric} ${tu.bestValue.toFixed(4)}`,
+    );
+    lines.push(`  ${shown}`);
+  }
   lines.push("");
   lines.push("Held-out test metrics");
   lines.push(
@@ -139,5 +161,6 @@ export function trainingSummary(result: TrainTableResult) {
     featureNotes: result.featureNotes,
     cleaning: result.cleaning.map((c) => ({ step: c.step, changed: c.changed, summary: c.summary })),
     reportPath: result.reportPath,
+    ...(result.tuning ? { tuning: result.tuning } : {}),
   };
 }

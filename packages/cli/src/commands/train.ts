@@ -23,6 +23,23 @@ function positive(flag: string, max: number) {
   };
 }
 
+/** `--budget`: a time (90s, 5m, 1h) or a number of trials (20 trials). */
+export function parseBudget(v: string): { budgetMs?: number; trials?: number } {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?|trials?)\s*$/i.exec(v);
+  const n = m ? Number(m[1]) : Number.NaN;
+  const unit = m?.[2]?.toLowerCase() ?? "";
+  if (!(n > 0))
+    throw new InvalidArgumentError(
+      `--budget must be a time like 60s, 5m or 1h, or a trial count like "20 trials"; got "${v}"`,
+    );
+  if (unit.startsWith("trial")) {
+    if (!Number.isInteger(n)) throw new InvalidArgumentError(`--budget "${v}": the number of trials must be whole`);
+    return { trials: n };
+  }
+  const ms = unit === "ms" ? 1 : unit.startsWith("s") ? 1000 : unit.startsWith("m") ? 60_000 : 3_600_000;
+  return { budgetMs: n * ms };
+}
+
 interface TrainFlags {
   target: string;
   name?: string;
@@ -34,6 +51,8 @@ interface TrainFlags {
   learningRate?: number;
   testShare?: number;
   seed?: number;
+  tune?: boolean;
+  budget?: { budgetMs?: number; trials?: number };
 }
 
 export function register(program: Command, ctx: CliContext): void {
@@ -114,9 +133,15 @@ export function register(program: Command, ctx: CliContext): void {
     })
     .option("--test-share <f>", "share of rows held out for the test metrics (default 0.2)", share("--test-share"))
     .option("--seed <n>", "seed for splits and training (default 42)", positive("--seed", 2 ** 31))
+    .option("--tune", "tune the tree parameters first (TPE with pruning, trials on worker threads)")
+    .option(
+      "--budget <budget>",
+      "tuning budget: a time (60s, 5m) or trials (20 trials); implies --tune (default 60s)",
+      parseBudget,
+    )
     .addHelpText(
       "after",
-      "\nThe first version of a model gets the alias champion; later versions get none until you move it\n(quintet models alias <name> champion <version>). A self-contained HTML report is written to <home>/reports.\n\nExamples:\n  quintet train customers.csv --target churned --positive yes --name churn\n  quintet train houses.parquet --target price --task regression --json",
+      "\nThe first version of a model gets the alias champion; later versions get none until you move it\n(quintet models alias <name> champion <version>). A self-contained HTML report is written to <home>/reports.\n\nExamples:\n  quintet train customers.csv --target churned --positive yes --name churn\n  quintet train houses.parquet --target price --task regression --json\n  quintet train customers.csv --target churned --tune --budget 5m\n\nTuning runs a study on the training rows (validated on held-out rows, never the test rows),\nkept in the project store: training the same data again continues the same study.",
     )
     .action(async (file: string, opts: TrainFlags) => {
       if (opts.task && !["binary", "multiclass", "regression"].includes(opts.task))
@@ -158,6 +183,7 @@ export function register(program: Command, ctx: CliContext): void {
             ...(opts.testShare !== undefined ? { testShare: opts.testShare } : {}),
             ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
             params,
+            ...(opts.tune || opts.budget ? { tune: opts.budget ?? {} } : {}),
           },
           { store, artifacts, home: config.home },
         ),

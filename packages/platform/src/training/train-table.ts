@@ -28,15 +28,17 @@ import { ModelRegistry, type ModelVersion } from "../registry/registry.js";
 import { fingerprint, Tracker } from "../tracking/tracker.js";
 import { type Evaluation, evaluateModel } from "./evaluate.js";
 import { type ReportShap, writeTrainingReport } from "./report.js";
+import { type TrainTuneOptions, type TrialEvent, type TuningSummary, tuneTreeParams } from "./tune-step.js";
 
 /** What the workflow is doing, for progress displays. */
 export type TrainEvent =
   | {
       type: "phase";
-      phase: "load" | "clean" | "profile" | "features" | "train" | "evaluate" | "register" | "report";
+      phase: "load" | "clean" | "profile" | "features" | "tune" | "train" | "evaluate" | "register" | "report";
       message: string;
     }
-  | ({ type: "iteration" } & GbdtProgress);
+  | ({ type: "iteration" } & GbdtProgress)
+  | TrialEvent;
 
 export interface TrainTableOptions {
   /** A table file (CSV, TSV, Parquet, JSON, JSONL) or a loaded Frame. */
@@ -59,6 +61,12 @@ export interface TrainTableOptions {
   /** Columns to leave out of the features (besides ID-like, constant and leaking ones). */
   exclude?: string[];
   seed?: number;
+  /**
+   * Tune the tree parameters before the final fit: a study (TPE, successive halving, trials on
+   * worker threads) on the train/validation split, stored in the project store. The best
+   * trial's parameters train the final model; the run records the study.
+   */
+  tune?: TrainTuneOptions;
   /** Aliases for the new version; default `champion` when it is the model's first version. */
   aliases?: string[];
   /** Folder for the HTML report; default `<home>/reports`. */
@@ -81,6 +89,8 @@ export interface TrainTableResult {
   cleaning: CleanReport[];
   profile: DataProfile;
   reportPath: string;
+  /** What tuning did, when `tune` was given. */
+  tuning?: TuningSummary;
 }
 
 /** Where the workflow keeps things: the project store, artifacts and home folder. */
@@ -188,7 +198,7 @@ export async function trainTable(options: TrainTableOptions, ctx: TrainContext):
       const Xtest = await pipeline.transform(test);
       const yTest = splitTarget(test, options.target, targetOptions).y;
 
-      const params: Omit<GbdtParams, "objective"> = {
+      let params: Omit<GbdtParams, "objective"> = {
         ...DEFAULT_PARAMS,
         seed,
         categoricalFeatures: fitted.X.categoricalFeatures,
@@ -214,6 +224,46 @@ export async function trainTable(options: TrainTableOptions, ctx: TrainContext):
         },
         async (run) => {
           span.setAttributes({ "run.id": run.id, rows: frame.rows, features: fitted.X.cols });
+          let tuning: TuningSummary | undefined;
+          if (options.tune) {
+            phase("tune", `Tuning tree parameters on ${train.rows} rows, validated on ${valid.rows}`);
+            const tuned = await tuneTreeParams({
+              store: ctx.store,
+              model: options.name,
+              tune: options.tune,
+              target,
+              X: fitted.X,
+              y: yTrain,
+              Xvalid,
+              yValid,
+              params,
+              fixed: Object.keys(options.params ?? {}),
+              identity: {
+                data: dataFingerprint,
+                target: options.target,
+                seed,
+                testShare: options.testShare ?? 0.2,
+                validShare: options.validShare ?? 0.15,
+                exclude: options.exclude ?? [],
+              },
+              seed,
+              ...(options.signal ? { signal: options.signal } : {}),
+              onTrial: emit,
+            });
+            params = tuned.params;
+            tuning = tuned.summary;
+            for (const t of tuned.trials)
+              if (t.state === "complete") await run.logMetric(`tune_valid_${tuning.metric}`, t.value!, t.number);
+            await run.logParams({
+              ...Object.fromEntries(
+                Object.entries(params).filter(([, v]) => ["string", "number", "boolean"].includes(typeof v)),
+              ),
+              tune_study: tuning.study,
+              tune_trials: tuning.trials,
+              tune_best_trial: tuning.bestTrial,
+            });
+            await run.setTags({ "tune.study": tuning.study, "tune.study_id": tuning.studyId });
+          }
           phase("train", `Training gradient-boosted trees on ${train.rows} rows, ${fitted.X.cols} features`);
           const onIteration = (p: GbdtProgress) => {
             curve.metric = p.metric;
@@ -298,6 +348,7 @@ export async function trainTable(options: TrainTableOptions, ctx: TrainContext):
             cleaning: cleaned.reports,
             profile,
             reportPath,
+            ...(tuning ? { tuning } : {}),
           } satisfies TrainTableResult;
         },
       );
