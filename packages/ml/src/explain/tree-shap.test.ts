@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { ValidationError } from "@quintet/core";
 import { describe, expect, it } from "vitest";
 import { Rng } from "../datasets/rng.js";
+import { loadLightgbmModel } from "../interop/lightgbm.js";
 import { loadXgboostModel } from "../interop/xgboost.js";
 import { type Matrix, matrixFromRows } from "../models/ensemble/matrix.js";
 import { goesLeft, referenceMargin } from "../models/ensemble/reference.js";
@@ -354,6 +355,24 @@ describe("TreeSHAP against XGBoost's pred_contribs", () => {
     expect(model.trees.some((t) => t.kind.some((k) => k === SplitKind.Categorical))).toBe(true);
     const { rows } = JSON.parse(readFileSync(join(here, "fixtures", "shap-binary.expected.json"), "utf8"));
     expect((rows as (number | null)[][]).flat().filter((v) => v === null).length).toBeGreaterThan(10);
+  });
+});
+
+describe("TreeSHAP on LightGBM imports", () => {
+  it("explains <= splits, zero-as-missing, NaN-as-zero and bitset categories exactly", () => {
+    for (const file of ["lgb-regression.txt", "lgb-binary.txt", "lgb-multiclass.txt"]) {
+      const model = loadLightgbmModel(readFileSync(join(here, "../interop/fixtures", file)));
+      const F = model.numFeatures;
+      const X = randomRows(40, 30, F);
+      expectAdditive(model, X);
+      const shap = treeShap(model, X);
+      for (let r = 0; r < 10; r++) {
+        const exact = bruteForceShap(model, X.data.subarray(r * F, (r + 1) * F));
+        for (let g = 0; g < model.numGroups; g++) {
+          for (let j = 0; j < F; j++) expect(Math.abs(shapRow(shap, r, g)[j]! - exact[g]![j]!)).toBeLessThan(1e-9);
+        }
+      }
+    }
   });
 });
 
