@@ -9,7 +9,7 @@ import {
   MODEL_VERSION,
   parseModelJson,
 } from "./model-json.js";
-import { type LinearOptions, linearOptionsSchema, parseOptions } from "./options.js";
+import { type LinearOptions, linearOptionsSchema, parseOptions, useGram } from "./options.js";
 import { reportWarnings } from "./warnings.js";
 
 /** What a {@link LinearModel} is made of (as fitted or as loaded). */
@@ -164,6 +164,7 @@ export function fitLinear(X: MatrixInput, y: ArrayLike<number>, options: LinearO
     skip: d.skip,
     tol: o.tol,
     maxIter: o.maxIter,
+    gram: useGram(o.precompute, n, d.cols),
   });
   const { coef, intercept } = unstandardize(d, r.beta, ybar);
   const warnings = [...d.warnings];

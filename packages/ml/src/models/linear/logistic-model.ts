@@ -10,7 +10,7 @@ import {
   MODEL_VERSION,
   parseModelJson,
 } from "./model-json.js";
-import { type LogisticOptions, logisticOptionsSchema, parseOptions } from "./options.js";
+import { type LogisticOptions, logisticOptionsSchema, parseOptions, useGram } from "./options.js";
 import { type LogisticProblem, solveBinomial, solveMultinomial } from "./proximal-newton.js";
 import { reportWarnings } from "./warnings.js";
 
@@ -308,6 +308,7 @@ export function fitLogistic(X: MatrixInput, y: ArrayLike<number>, options: Logis
     skip: d.skip,
     tol: o.tol,
     maxIter: o.maxIter,
+    gram: useGram(o.precompute, d.rows, d.cols),
   };
   const r = K === 2 ? solveBinomial(pb) : solveMultinomial(pb);
   const outputs = K === 2 ? 1 : K;

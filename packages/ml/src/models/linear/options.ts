@@ -25,6 +25,12 @@ const common = {
   missing: z.enum(["error", "mean"]).default("error"),
   /** Names of the features, used in error messages and kept in the model. */
   featureNames: z.array(z.string().min(1)).optional(),
+  /**
+   * Coordinate descent on the (weighted) Gram matrix of the features instead of the rows:
+   * one pass over the data, then every update costs O(features). `"auto"` uses it when
+   * there are at most 256 features and no more features than rows.
+   */
+  precompute: z.union([z.literal("auto"), z.boolean()]).default("auto"),
   /** Receives warnings (no convergence, constant columns); defaults to `process.emitWarning`. */
   onWarning: z.custom<(message: string) => void>((v) => typeof v === "function", "expected a function").optional(),
 };
@@ -55,6 +61,11 @@ export type LinearOptions = z.input<typeof linearOptionsSchema>;
 export type LogisticOptions = z.input<typeof logisticOptionsSchema>;
 export type ParsedLinearOptions = z.output<typeof linearOptionsSchema>;
 export type ParsedLogisticOptions = z.output<typeof logisticOptionsSchema>;
+
+/** Whether to solve on the Gram matrix, resolving `"auto"` by the problem's shape. */
+export function useGram(precompute: "auto" | boolean, rows: number, cols: number): boolean {
+  return precompute === "auto" ? cols <= 256 && cols <= rows : precompute;
+}
 
 /** Parses options with a schema, turning the first problem into a {@link ValidationError} that names the option. */
 export function parseOptions<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {

@@ -30,8 +30,9 @@ function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol
 }
 
 describe("linear models match scikit-learn", () => {
-  for (const c of fx.cases as Case[]) {
-    it(c.name, () => {
+  // Both solver layouts: on the Gram matrix and over the rows.
+  for (const c of (fx.cases as Case[]).flatMap((c) => [true, false].map((precompute) => ({ ...c, precompute })))) {
+    it(`${c.name} (${c.precompute ? "Gram" : "rows"})`, () => {
       const d = fx.datasets[c.data];
       const X = matrixFromRows(d.X);
       const options = {
@@ -41,6 +42,7 @@ describe("linear models match scikit-learn", () => {
         ...(c.options.weighted ? { sampleWeight: d.w } : {}),
         tol: 1e-10,
         maxIter: 10_000,
+        precompute: c.precompute,
         onWarning: () => {},
       };
       const head = matrixFromRows(d.X.slice(0, 10));
