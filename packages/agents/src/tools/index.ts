@@ -16,3 +16,4 @@ export {
   ragRetriever,
   retrieverTool,
 } from "./retriever.js";
+export { type WebFetchToolOptions, webFetchTool } from "./web.js";

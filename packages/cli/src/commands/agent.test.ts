@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { loadTeam } from "@quintet/agents";
 import { openStore } from "@quintet/core";
 import { type ChatReply, type FakeOpenAI, type RecordedRequest, startFakeOpenAI } from "@quintet/llm";
+import { syntheticCustomers, toCsv } from "@quintet/ml";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { runCli } from "../testing.js";
 
@@ -96,6 +97,40 @@ describe("quintet agent", () => {
     const nope = await runCli(["agent", "runs", "show", "nope"], { cwd });
     expect(nope.err).toContain('no run with id "nope"');
   });
+
+  it("gives teams the built-in tools: the champion models as predict_<name> and fetch_page", async () => {
+    const cwd = project(
+      "builtin",
+      [
+        "name: analysts",
+        "pattern: plan-and-execute",
+        "model: openai:gpt-4o-mini",
+        "agents:",
+        "  planner: { role: planner, instructions: 'ROLE:planner Plan.' }",
+        "  analyst: { role: executor, instructions: 'ROLE:executor Score.', tools: [predict_churn, fetch_page] }",
+      ].join("\n"),
+    );
+    writeFileSync(join(cwd, "c.csv"), toCsv(syntheticCustomers({ rows: 800, seed: 3, messy: false })));
+    const trained = await runCli(
+      ["train", "c.csv", "--target", "churned", "--positive", "yes", "--name", "churn", "--rounds", "10"],
+      { cwd },
+    );
+    expect(trained.code).toBe(0);
+    script("planner", plan([{ id: "t1" }]));
+    script(
+      "executor",
+      { toolCalls: [{ name: "predict_churn", arguments: { rows: [{ tenure_months: 2, plan: "starter" }] } }] },
+      { content: "high risk" },
+    );
+    const r = await runCli(["agent", "run", "team.yaml", "Score a customer", "--json"], { cwd, env: env() });
+    expect(r.code).toBe(0);
+    const events = r.out
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    const result = events.find((e) => e.type === "tool.result" || e.type === "tool_result");
+    expect(JSON.stringify(result ?? events)).toContain("churn/1");
+  }, 120_000);
 
   it("streams events as JSON lines and ends with the result", async () => {
     const cwd = project("json", TEAM);

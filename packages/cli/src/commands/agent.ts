@@ -1,6 +1,7 @@
 import { stripVTControlCharacters } from "node:util";
 import type { ApprovalGate, ReplayStep, RunEvent, RunHandle, RunRecord, RunSummary } from "@quintet/agents";
-import type { Store, Tracing } from "@quintet/core";
+import type { ArtifactStore, Store, Tracing } from "@quintet/core";
+import type { Tool } from "@quintet/llm";
 import { type Command, InvalidArgumentError } from "commander";
 import type { CliContext } from "../context.js";
 import { EXIT } from "../exit-codes.js";
@@ -97,12 +98,27 @@ function approvalGate(ctx: CliContext, yes: boolean | undefined): ApprovalGate {
   };
 }
 
-async function openProject(ctx: CliContext): Promise<{ store: Store; tracing: Tracing; defaultModel?: string }> {
+async function openProject(
+  ctx: CliContext,
+): Promise<{ store: Store; tracing: Tracing; defaultModel?: string; tools: Tool[] }> {
   const config = await ctx.loadConfig();
   const store = await ctx.openStore(config);
-  const { startTracing } = await import("@quintet/core");
+  const { ArtifactStore, startTracing } = await import("@quintet/core");
   const tracing = await startTracing(store);
-  return { store, tracing, ...(config.llm.default ? { defaultModel: config.llm.default } : {}) };
+  const tools = await builtinTools(store, await ArtifactStore.open({ home: config.home, store }));
+  return { store, tracing, tools, ...(config.llm.default ? { defaultModel: config.llm.default } : {}) };
+}
+
+/**
+ * Tools a team.yaml can name without declaring them: `fetch_page` (read a public web page)
+ * and `predict_<model>` for every registered model with a champion alias.
+ */
+async function builtinTools(store: Store, artifacts: ArtifactStore): Promise<Tool[]> {
+  const [{ webFetchTool }, { ModelRegistry, registryTools }] = await Promise.all([
+    import("@quintet/agents"),
+    import("@quintet/platform"),
+  ]);
+  return [webFetchTool(), ...(await registryTools(new ModelRegistry(store, artifacts)))];
 }
 
 /** Ctrl-C cancels the run cleanly (it can be resumed) instead of killing the process mid-step. */
@@ -144,6 +160,7 @@ async function runTeam(ctx: CliContext, file: string, goal: string, opts: { runI
     built = await loadTeam(resolve(ctx.cwd, file), {
       env: ctx.env,
       store: project.store,
+      tools: project.tools,
       ...(project.defaultModel ? { defaultModel: project.defaultModel } : {}),
     });
     const run = built.team.run(goal, {
@@ -184,6 +201,7 @@ async function resumeRun(ctx: CliContext, id: string, opts: { yes?: boolean }) {
     built = await buildTeam(parseTeamConfig(stored.team, `the team stored with run ${id}`), {
       env: ctx.env,
       store: project.store,
+      tools: project.tools,
       ...(stored.baseDir ? { baseDir: stored.baseDir } : {}),
       ...(project.defaultModel ? { defaultModel: project.defaultModel } : {}),
     });
