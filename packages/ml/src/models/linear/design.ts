@@ -96,9 +96,10 @@ export interface DesignOptions {
 /**
  * Validates the features column by column and builds the standardised design. Means and
  * scales are weighted by `v` (normalised sample weights), as scikit-learn's
- * `StandardScaler.fit(X, sample_weight=w)` computes them.
+ * `StandardScaler.fit(X, sample_weight=w)` computes them. `rowScale`, when given, multiplies
+ * every standardised row (the least-squares solver folds sqrt(weight) into the rows).
  */
-export function buildDesign(X: Matrix, v: Float64Array, o: DesignOptions): Design {
+export function buildDesign(X: Matrix, v: Float64Array, o: DesignOptions, rowScale?: Float64Array): Design {
   const n = X.rows;
   const p = X.cols;
   if (n === 0) throw new ValidationError("X has no rows", { hint: "Fit on at least one row." });
@@ -110,10 +111,15 @@ export function buildDesign(X: Matrix, v: Float64Array, o: DesignOptions): Desig
   }
   const z = new Float64Array(n * p);
   const src = X.data;
-  // Transpose once so every later pass walks a column contiguously.
-  for (let i = 0; i < n; i++) {
-    const row = i * p;
-    for (let j = 0; j < p; j++) z[j * n + i] = src[row + j]!;
+  // Transpose once so every later pass walks a column contiguously; in blocks of rows so
+  // both the reads and the writes stay in cache.
+  const B = 64;
+  for (let i0 = 0; i0 < n; i0 += B) {
+    const i1 = Math.min(i0 + B, n);
+    for (let j = 0; j < p; j++) {
+      const col = j * n;
+      for (let i = i0; i < i1; i++) z[col + i] = src[i * p + j]!;
+    }
   }
   const mean = new Float64Array(p);
   const scale = new Float64Array(p).fill(1);
@@ -181,7 +187,9 @@ export function buildDesign(X: Matrix, v: Float64Array, o: DesignOptions): Desig
     mean[j] = c;
     scale[j] = s;
     const inv = 1 / s;
-    for (let i = 0; i < n; i++) z[off + i] = skip[j] ? 0 : (z[off + i]! - c) * inv;
+    if (skip[j]) z.fill(0, off, off + n);
+    else if (rowScale) for (let i = 0; i < n; i++) z[off + i] = (z[off + i]! - c) * inv * rowScale[i]!;
+    else for (let i = 0; i < n; i++) z[off + i] = (z[off + i]! - c) * inv;
   }
   const warnings: string[] = [];
   if (constant.length > 0) {

@@ -139,21 +139,15 @@ export function fitLinear(X: MatrixInput, y: ArrayLike<number>, options: LinearO
   const m = toMatrix(X);
   checkTarget(y, m.rows);
   const v = normalizedWeights(o.sampleWeight, m.rows);
-  const d = buildDesign(m, v, o);
-  const n = d.rows;
+  const n = m.rows;
   // Fold the weights into the rows (sqrt(v) on both sides) so the solver sees plain least squares.
+  const sq = new Float64Array(n);
+  for (let i = 0; i < n; i++) sq[i] = Math.sqrt(v[i]!);
+  const d = buildDesign(m, v, o, sq);
   let ybar = 0;
   if (o.fitIntercept) for (let i = 0; i < n; i++) ybar += v[i]! * y[i]!;
-  const sq = new Float64Array(n);
   const yt = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    sq[i] = Math.sqrt(v[i]!);
-    yt[i] = sq[i]! * (y[i]! - ybar);
-  }
-  for (let j = 0; j < d.cols; j++) {
-    const off = j * n;
-    for (let i = 0; i < n; i++) d.z[off + i]! *= sq[i]!;
-  }
+  for (let i = 0; i < n; i++) yt[i] = sq[i]! * (y[i]! - ybar);
   const r = solveElasticNet({
     z: d.z,
     rows: n,
