@@ -10,6 +10,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const suites = {
   agents: ["agents/orchestration.ts"],
   core: ["core/spans.ts", "core/jobs.ts"],
+  ml: ["ml-workflow/quality.ts"],
   rag: ["rag/quality.ts", "rag/speed.ts"],
   trees: ["trees/train.ts", "trees/predict.ts"],
 };

@@ -63,9 +63,9 @@ export class RandomSampler implements Sampler {
 }
 
 /**
- * Tree-structured Parzen Estimator. After `startupTrials` random trials, the complete
+ * Tree-structured Parzen Estimator. After `startupTrials` random trials, the observed
  * trials are split at the `gamma` quantile of their values into good and bad groups (pruned
- * trials count as bad). Per parameter, a Parzen estimator l(x) is fitted to the good
+ * trials rank below complete ones, by how far they got). Per parameter, a Parzen estimator l(x) is fitted to the good
  * trials' values and g(x) to the bad ones'; `candidates` points are drawn from l and the one
  * with the largest l(x)/g(x) is chosen — the point most likely to be good rather than bad.
  */
@@ -84,14 +84,11 @@ export class TpeSampler implements Sampler {
   }
 
   sample(space: SearchSpace, history: readonly TrialRecord[], rng: Rng, direction: Direction): Params {
-    const complete = history.filter((t) => t.state === "complete" && t.value !== null && Number.isFinite(t.value));
-    if (complete.length < this.startup || complete.length < 2) return this.fallback.sample(space, history, rng);
-    const ranked = [...complete].sort((a, b) =>
-      better(direction, a.value!, b.value!) ? -1 : better(direction, b.value!, a.value!) ? 1 : a.number - b.number,
-    );
-    const nGood = Math.min(25, complete.length - 1, Math.max(1, Math.ceil(this.gamma * complete.length)));
+    const ranked = rankTrials(history, direction);
+    if (ranked.length < this.startup || ranked.length < 2) return this.fallback.sample(space, history, rng);
+    const nGood = Math.min(25, ranked.length - 1, Math.max(1, Math.ceil(this.gamma * ranked.length)));
     const good = ranked.slice(0, nGood);
-    const bad = [...ranked.slice(nGood), ...history.filter((t) => t.state === "pruned")];
+    const bad = ranked.slice(nGood);
 
     const out: Params = {};
     for (const name of Object.keys(space).sort()) {
@@ -150,6 +147,29 @@ export class TpeSampler implements Sampler {
     }
     return out;
   }
+}
+
+/**
+ * Observed trials, best first: complete trials by value, then pruned ones — those that got
+ * further first, then by their last reported value (as Optuna ranks them). Pruned trials
+ * count as observations, so a study that prunes a lot still leaves the random phase.
+ */
+function rankTrials(history: readonly TrialRecord[], direction: Direction): TrialRecord[] {
+  const complete = history.filter((t) => t.state === "complete" && t.value !== null && Number.isFinite(t.value));
+  const pruned = history.filter((t) => t.state === "pruned" && t.intermediate.length > 0);
+  const cmp = (a: number, b: number) => (better(direction, a, b) ? -1 : better(direction, b, a) ? 1 : 0);
+  complete.sort((a, b) => cmp(a.value!, b.value!) || a.number - b.number);
+  const last = (t: TrialRecord) => t.intermediate[t.intermediate.length - 1]!;
+  pruned.sort((a, b) => {
+    const [sa, va] = last(a);
+    const [sb, vb] = last(b);
+    if (sa !== sb) return sb - sa;
+    const fa = Number.isFinite(va);
+    const fb = Number.isFinite(vb);
+    if (fa !== fb) return fa ? -1 : 1;
+    return (fa ? cmp(va, vb) : 0) || a.number - b.number;
+  });
+  return [...complete, ...pruned];
 }
 
 /** The sampler a spec describes. */

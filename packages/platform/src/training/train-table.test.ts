@@ -123,4 +123,20 @@ describe("trainTable", () => {
     );
     expect((await registry.listModels()).map((m) => m.name)).not.toContain("bad");
   });
+
+  it("scores a category too rare to reach the training rows as missing in the held-out rows", async () => {
+    const rows = ["plan,x,y"];
+    for (let i = 0; i < 400; i++)
+      rows.push(`${i === 7 ? "rare" : i % 2 ? "a" : "b"},${i % 13},${i % 3 === 0 ? "yes" : "no"}`);
+    const file = join(home, "rare.csv");
+    writeFileSync(file, `${rows.join("\n")}\n`);
+    // Whichever split the single "rare" row lands in, training completes and registers.
+    for (const seed of [1, 2, 3, 4]) {
+      const r = await trainTable(
+        { data: file, target: "y", name: "rare", seed, params: { numRounds: 5 } },
+        { store, artifacts, home },
+      );
+      expect(r.model.name).toBe("rare");
+    }
+  });
 });

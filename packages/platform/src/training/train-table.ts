@@ -193,9 +193,10 @@ export async function trainTable(options: TrainTableOptions, ctx: TrainContext):
       const pipeline = auto.pipeline;
       const fitted = await pipeline.fitTransform(train, options.target);
       const yTrain = fitted.y!;
-      const Xvalid = await pipeline.transform(valid);
+      // A category too rare to reach the training rows may still sit in the held-out ones: score it as missing.
+      const Xvalid = await pipeline.transform(valid, { unseenCategories: "missing" });
       const yValid = splitTarget(valid, options.target, targetOptions).y;
-      const Xtest = await pipeline.transform(test);
+      const Xtest = await pipeline.transform(test, { unseenCategories: "missing" });
       const yTest = splitTarget(test, options.target, targetOptions).y;
 
       let params: Omit<GbdtParams, "objective"> = {
