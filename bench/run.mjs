@@ -12,7 +12,7 @@ const suites = {
   core: ["core/spans.ts", "core/jobs.ts"],
   ml: ["ml-workflow/quality.ts"],
   rag: ["rag/quality.ts", "rag/speed.ts"],
-  trees: ["trees/train.ts", "trees/predict.ts"],
+  trees: ["trees/train.ts", "trees/predict.ts", "trees/linear.ts"],
 };
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));
 const names = wanted.length > 0 ? wanted : Object.keys(suites);

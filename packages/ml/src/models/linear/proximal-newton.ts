@@ -530,23 +530,24 @@ function bestShift(beta: Float64Array, j: number, p: number, K: number, l1: numb
     if (b > hi) hi = b;
   }
   if (lo === hi) return lo;
-  // Left and right derivatives of the penalty at c.
-  const slopes = (c: number, right: boolean) => {
-    let d = 0;
-    for (let k = 0; k < K; k++) {
-      const b = beta[k * p + j]!;
-      d += l2 * (c - b) + (c > b || (right && c === b) ? l1 : -l1);
-    }
-    return d;
-  };
-  if (slopes(0, false) <= 0 && slopes(0, true) >= 0) return 0;
+  if (slope(beta, j, p, K, l1, l2, 0, false) <= 0 && slope(beta, j, p, K, l1, l2, 0, true) >= 0) return 0;
   for (let it = 0; it < 200 && hi - lo > 1e-15 * Math.max(Math.abs(lo), Math.abs(hi)); it++) {
     const mid = 0.5 * (lo + hi);
-    if (slopes(mid, true) < 0) lo = mid;
-    else if (slopes(mid, false) > 0) hi = mid;
+    if (slope(beta, j, p, K, l1, l2, mid, true) < 0) lo = mid;
+    else if (slope(beta, j, p, K, l1, l2, mid, false) > 0) hi = mid;
     else return mid;
   }
   return 0.5 * (lo + hi);
+}
+
+/** Left (`right` false) or right derivative at `c` of the penalty over feature j's class coefficients. */
+function slope(beta: Float64Array, j: number, p: number, K: number, l1: number, l2: number, c: number, right: boolean) {
+  let d = 0;
+  for (let k = 0; k < K; k++) {
+    const b = beta[k * p + j]!;
+    d += l2 * (c - b) + (c > b || (right && c === b) ? l1 : -l1);
+  }
+  return d;
 }
 
 /** Fills row-wise softmax probabilities; returns the weighted log loss. */
