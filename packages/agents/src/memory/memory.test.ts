@@ -206,6 +206,36 @@ describe("semantic memory", () => {
     await other.close();
   });
 
+  it("with a LanceDB vector index: the same dedup, scoping and recall, forgetting, and a rebuild when the index lags the store", async () => {
+    const lance = join(dir, "facts-lance");
+    const db = await openStore({ url: `sqlite:${join(dir, "lance.db")}` });
+    const mem = await SemanticMemory.open(db, { embedder, vectorIndex: lance });
+    const a = await mem.remember({ text: "The user prefers dark mode.", source: "chat-1" }, { user: "ana" });
+    const b = await mem.remember({ text: "the user PREFERS dark mode", source: "chat-2" }, { user: "ana" });
+    expect(b).toMatchObject({ merged: true, fact: { id: a.fact.id, hits: 2 } });
+    await mem.remember({ text: "The user lives in Lisbon." }, { user: "ana" });
+    await mem.remember({ text: "The user lives in Porto." }, { user: "bob" });
+    await mem.remember({ text: "Refunds take five business days." }, {});
+    const recalled = await mem.recall("where does the user live", { scope: { user: "ana" } });
+    expect(recalled[0]!.text).toBe("The user lives in Lisbon.");
+    expect(recalled.map((f) => f.text)).not.toContain("The user lives in Porto.");
+    const { FactVectorIndex } = await import("./fact-index.js");
+    // A fresh handle each time: an open LanceDB table reads the version it was opened at.
+    const indexed = async () => (await FactVectorIndex.open(lance)).count();
+    expect(await indexed()).toBe(4);
+    await mem.forget(a.fact.id);
+    expect(await indexed()).toBe(3);
+
+    // A fact written to the store but not the index (a crash between the two) is found after reopening.
+    const plain = await SemanticMemory.open(db, { embedder });
+    await plain.remember({ text: "Invoices are paid within thirty days." }, {});
+    expect(await indexed()).toBe(3);
+    const reopened = await SemanticMemory.open(db, { embedder, vectorIndex: lance });
+    expect(await indexed()).toBe(4);
+    expect((await reopened.recall("when are invoices paid"))[0]!.text).toBe("Invoices are paid within thirty days.");
+    await db.close();
+  });
+
   it("puts recalled facts into the agent's instructions", async () => {
     const mem = await SemanticMemory.open(store, { embedder });
     await mem.remember({ text: "The customer asked for weekly reports by email.", source: "call-9" }, { user: "cara" });

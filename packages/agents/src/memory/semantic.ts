@@ -3,6 +3,7 @@ import { type CoreTables, NotFoundError, type Store, ValidationError } from "@qu
 import { cosineSimilarity, type Embedder } from "@quintet/llm";
 import type { Kysely } from "kysely";
 import { z } from "zod";
+import { FactVectorIndex, type FactVectorRow } from "./fact-index.js";
 import { fromStoredScope, type MemoryScope, parseScope, toStoredScope } from "./scope.js";
 import { type MemoryTables, memoryMigrations } from "./tables.js";
 
@@ -47,6 +48,13 @@ export interface SemanticMemoryOptions {
   halfLifeDays?: number;
   /** Clock, for tests of decay. */
   now?: () => number;
+  /**
+   * A LanceDB folder for the fact vectors (e.g. `<home>/agents/memory`). With it, recall and
+   * de-duplication ask LanceDB for the nearest facts inside the scope instead of scoring
+   * every stored fact, which keeps them fast at millions of facts. The store remains the
+   * record; the index is checked against it on open and rebuilt when they disagree.
+   */
+  vectorIndex?: string;
 }
 
 const DAY = 86_400_000;
@@ -86,6 +94,7 @@ export class SemanticMemory {
     private readonly store: Store,
     private readonly db: Kysely<CoreTables & MemoryTables>,
     o: SemanticMemoryOptions,
+    private readonly index?: FactVectorIndex,
   ) {
     this.embedder = o.embedder;
     this.dedupThreshold = o.dedupThreshold ?? 0.92;
@@ -101,7 +110,37 @@ export class SemanticMemory {
 
   static async open(store: Store, options: SemanticMemoryOptions): Promise<SemanticMemory> {
     await store.migrate("agents.memory", memoryMigrations);
-    return new SemanticMemory(store, store.db.withTables<MemoryTables>(), options);
+    const db = store.db.withTables<MemoryTables>();
+    const index = options.vectorIndex ? await FactVectorIndex.open(options.vectorIndex) : undefined;
+    const memory = new SemanticMemory(store, db, options, index);
+    if (index) await memory.reconcileIndex();
+    return memory;
+  }
+
+  /**
+   * Brings the vector index in line with the store: facts embedded by another embedder are
+   * re-embedded, and the index is rebuilt when its rows or embedder differ from the store's
+   * (a crash between the store write and the index write, or a new embedder).
+   */
+  private async reconcileIndex(): Promise<void> {
+    const index = this.index!;
+    const rows = await this.db.selectFrom("agent_facts").selectAll().execute();
+    const stale = rows.filter((r) => r.embedder !== this.embedder.id);
+    if (stale.length > 0) {
+      const vectors = await this.embed(stale.map((r) => r.text));
+      for (let i = 0; i < stale.length; i++) {
+        const r = stale[i]!;
+        r.vector = toBlob(vectors[i]!);
+        r.dims = vectors[i]!.length;
+        r.embedder = this.embedder.id;
+        await this.db
+          .updateTable("agent_facts")
+          .set({ vector: r.vector, dims: r.dims, embedder: r.embedder })
+          .where("id", "=", r.id)
+          .execute();
+      }
+    }
+    if (stale.length > 0 || (await index.count()) !== rows.length) await index.rebuild(rows.map(indexRow));
   }
 
   private async embed(texts: string[], signal?: AbortSignal): Promise<Float32Array[]> {
@@ -129,15 +168,18 @@ export class SemanticMemory {
     const norm = normalize(f.text);
     const [vector] = await this.embed([f.text], signal);
     const now = this.now();
-    return this.store.tx(async (tx) => {
+    const near = this.index ? await this.index.nearest(vector!, s, 8, { exactScope: true }) : undefined;
+    const result = await this.store.tx(async (tx) => {
       const db = tx.withTables<MemoryTables>();
-      const rows = await db
+      let q = db
         .selectFrom("agent_facts")
         .selectAll()
         .where("scope_user", "=", s.scope_user)
         .where("scope_agent", "=", s.scope_agent)
-        .where("scope_team", "=", s.scope_team)
-        .execute();
+        .where("scope_team", "=", s.scope_team);
+      // With an index, only the nearest facts and an exact text match can be duplicates.
+      if (near) q = q.where((eb) => eb.or([eb("norm", "=", norm), ...(near.length ? [eb("id", "in", near)] : [])]));
+      const rows = await q.execute();
       let best: { row: (typeof rows)[number]; sim: number } | undefined;
       for (const row of rows) {
         const sim =
@@ -179,8 +221,10 @@ export class SemanticMemory {
         last_seen_at: now,
       };
       await db.insertInto("agent_facts").values(row).execute();
-      return { fact: toFact(row), merged: false };
+      return { fact: toFact(row), merged: false, row };
     });
+    if (this.index && "row" in result && result.row) await this.index.upsert([indexRow(result.row)]);
+    return { fact: result.fact, merged: result.merged };
   }
 
   /** Weight of a fact now: confidence × 0.5^(days since last seen / half-life). */
@@ -207,6 +251,21 @@ export class SemanticMemory {
     if (!query.trim()) return [];
     let q = this.visible(o.scope ?? {});
     if (o.kind) q = q.where("kind", "=", o.kind);
+    if (this.index) {
+      // Candidates by vector from LanceDB, then the store's weights decide the order.
+      const [qv] = await this.embed([query], o.signal);
+      const ids = await this.index.nearest(
+        qv!,
+        toStoredScope(parseScope(o.scope ?? {})),
+        Math.max(50, (o.k ?? 5) * 10),
+        {
+          ...(o.kind ? { kind: o.kind } : {}),
+        },
+      );
+      if (ids.length === 0) return [];
+      const rows = await q.where("id", "in", ids).execute();
+      return this.rank(rows, qv!, o);
+    }
     const rows = await q.execute();
     if (rows.length === 0) return [];
     // Facts embedded by another embedder (or an older fit) are re-embedded, so one query space is compared.
@@ -223,9 +282,17 @@ export class SemanticMemory {
         .where("id", "=", r.id)
         .execute();
     }
+    return this.rank(rows, qv!, o);
+  }
+
+  private rank(
+    rows: MemoryTables["agent_facts"][],
+    qv: Float32Array,
+    o: { k?: number; minScore?: number },
+  ): RecalledFact[] {
     const out = rows.map((r) => {
       const fact = toFact(r);
-      const similarity = cosineSimilarity(qv!, fromBlob(r.vector));
+      const similarity = cosineSimilarity(qv, fromBlob(r.vector));
       return { ...fact, similarity, score: similarity * this.weight(fact) };
     });
     const minScore = o.minScore ?? 0.1;
@@ -247,6 +314,7 @@ export class SemanticMemory {
     if (Number(r.numDeletedRows) === 0) {
       throw new NotFoundError(`no fact with id ${id}`, { hint: "List facts with memory.list(scope)." });
     }
+    await this.index?.delete([id]);
   }
 
   /** Deletes facts whose weight fell below `minWeight` (decayed and never reinforced); returns how many. */
@@ -256,6 +324,7 @@ export class SemanticMemory {
       .filter((r) => this.weight({ confidence: Number(r.confidence), lastSeenAt: Number(r.last_seen_at) }) < minWeight)
       .map((r) => r.id);
     if (gone.length) await this.db.deleteFrom("agent_facts").where("id", "in", gone).execute();
+    await this.index?.delete(gone);
     return gone.length;
   }
 }
@@ -271,5 +340,17 @@ function toFact(r: MemoryTables["agent_facts"]): Fact {
     hits: Number(r.hits),
     createdAt: Number(r.created_at),
     lastSeenAt: Number(r.last_seen_at),
+  };
+}
+
+function indexRow(r: MemoryTables["agent_facts"]): FactVectorRow {
+  return {
+    id: r.id,
+    vector: fromBlob(r.vector),
+    scope_user: r.scope_user,
+    scope_agent: r.scope_agent,
+    scope_team: r.scope_team,
+    kind: r.kind,
+    embedder: r.embedder,
   };
 }
