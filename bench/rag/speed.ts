@@ -36,7 +36,8 @@ import {
 import { cacheDir, machine, PY, quantile, resultsDir, scifactDir } from "./common.js";
 
 const arrow: typeof import("apache-arrow") = createRequire(import.meta.url)("apache-arrow");
-const TARGET = 100_000;
+// QUINTET_BENCH_RAG_CHUNKS / _DOCS shrink the run for a smoke test; the results are for 100k.
+const TARGET = Number(process.env.QUINTET_BENCH_RAG_CHUNKS ?? 100_000);
 const K = 10;
 const env = machine();
 const log = (s: string) => process.stderr.write(`  ${s}\n`);
@@ -45,7 +46,7 @@ const work = mkdtempSync(join(tmpdir(), "quintet-bench-rag-"));
 const ds = await loadBeir(scifactDir(), { split: "test" });
 const { embedder, ms: fitMs, cached } = fitBeirLsa(ds, DEFAULT_EVAL_LSA, cacheDir);
 log(`LSA ${embedder.dimensions} dims ${cached ? "loaded" : `fitted in ${(fitMs / 1000).toFixed(0)} s`}`);
-const base = beirDocuments(ds);
+const base = beirDocuments(ds).slice(0, Number(process.env.QUINTET_BENCH_RAG_DOCS ?? Number.POSITIVE_INFINITY));
 const chunker = new RecursiveChunker({ chunkTokens: 64, overlapTokens: 16 });
 
 // How many copies reach the target (one copy's chunking, timed, is also the chunking speed).
@@ -67,12 +68,22 @@ for (let c = 0; c < copies; c++) {
 }
 log(`${perCopy} chunks per copy, ${copies} copies → ${docs.length} documents`);
 
-// A. Chunk + embed alone (what ingest does before writing).
+// A. Chunk + embed alone (what ingest does before writing); the rows are kept for the baselines.
 t = performance.now();
+const dims = embedder.dimensions!;
+const ids: string[] = [];
+const texts: string[] = [];
+const vecs: Float32Array[] = [];
 for (let i = 0; i < docs.length; i += 256) {
-  const texts: string[] = [];
-  for (const d of docs.slice(i, i + 256)) for (const c of await chunker.chunk(d)) texts.push(c.text);
-  await embedder.embed(texts);
+  const batch: string[] = [];
+  for (const d of docs.slice(i, i + 256)) {
+    for (const c of await chunker.chunk(d)) {
+      batch.push(c.text);
+      ids.push(c.id);
+    }
+  }
+  texts.push(...batch);
+  for (const v of await embedder.embed(batch)) vecs.push(l2Normalize(Float32Array.from(v)));
 }
 const chunkEmbedMs = performance.now() - t;
 
@@ -94,15 +105,12 @@ log(
   `Quintet ingest ${ing.chunks} chunks in ${(ingestMs / 1000).toFixed(1)} s; IVF_PQ ${(annBuildMs / 1000).toFixed(1)} s`,
 );
 
-// Rows as stored, for the plain LanceDB baseline and the ANN export.
-const rows = await collection.table.query().select(["id", "text", "vector"]).toArrow();
-const n = rows.numRows;
-const dims = embedder.dimensions!;
-const ids: string[] = rows.getChild("id")!.toArray() as string[];
-const texts: string[] = rows.getChild("text")!.toArray() as string[];
+const n = ids.length;
 const flat = new Float32Array(n * dims);
-const vecCol = rows.getChild("vector")!;
-for (let i = 0; i < n; i++) flat.set(vecCol.get(i).toArray(), i * dims);
+vecs.forEach((v, i) => {
+  flat.set(v, i * dims);
+});
+log(`${n} rows kept for the baselines; writing plain LanceDB`);
 
 // Plain LanceDB: the same rows and vectors, one write, the same two indexes.
 const plainDb = await connect(join(work, "plain"));
@@ -125,9 +133,10 @@ const plainWriteMs = performance.now() - t;
 t = performance.now();
 await plain.createIndex("text", { config: Index.fts() });
 const plainFtsMs = performance.now() - t;
+log("plain LanceDB FTS built; building IVF_PQ");
 t = performance.now();
 await plain.createIndex("vector", {
-  config: Index.ivfPq({ distanceType: "dot", numPartitions: Math.round(Math.sqrt(n)), numSubVectors: dims / 8 }),
+  config: Index.ivfPq({ distanceType: "cosine", numPartitions: Math.round(Math.sqrt(n)), numSubVectors: dims / 8 }),
 });
 const plainAnnMs = performance.now() - t;
 log(
@@ -153,6 +162,7 @@ const access = { labels: ["team:research"] };
 const q = (o: Partial<RetrieveOptions>) => (i: number) =>
   retriever.retrieve(queries[i]!, { access, k: K, candidates: 50, ...o });
 const latency: Array<{ system: string; query: string; p50: number; p95: number; qps: number }> = [];
+log("timing queries");
 const add = async (system: string, query: string, fn: (i: number) => Promise<unknown>) => {
   const r = await time(fn);
   latency.push({ system, query, ...r });
@@ -173,7 +183,7 @@ await add("plain LanceDB", "vector (IVF_PQ, refine ×5)", (i) =>
   plain
     .query()
     .nearestTo(qvecs[i]!)
-    .distanceType("dot")
+    .distanceType("cosine")
     .refineFactor(5)
     .select(["id", "text", "_distance"])
     .limit(K)
@@ -185,7 +195,7 @@ try {
   await plain
     .query()
     .nearestTo(qvecs[0]!)
-    .distanceType("dot")
+    .distanceType("cosine")
     .fullTextSearch(ftsQuery(queries[0]!))
     .rerank(rrf)
     .select(["id", "text"])
@@ -200,7 +210,7 @@ if (plainHybrid) {
     plain
       .query()
       .nearestTo(qvecs[i]!)
-      .distanceType("dot")
+      .distanceType("cosine")
       .refineFactor(5)
       .fullTextSearch(ftsQuery(queries[i]!))
       .rerank(rrf)
@@ -210,6 +220,7 @@ if (plainHybrid) {
   );
 }
 
+log("ANN comparison");
 // ANN: export vectors and all non-zero query vectors; peers and the exact answer from Python.
 const allQ = (await embedder.embed([...ds.queries.values()]))
   .map((v) => l2Normalize(Float32Array.from(v)))
@@ -277,12 +288,12 @@ async function annRun(
   log(`LanceDB ${label} ${param}: recall ${(hit / (allQ.length * K)).toFixed(3)}, ${(allQ.length / s).toFixed(0)} QPS`);
 }
 const plainSearch = (nprobes: number, refine?: number) => (v: Float32Array) => {
-  let qq = plain.query().nearestTo(v).distanceType("dot").nprobes(nprobes).select(["id"]).limit(K);
+  let qq = plain.query().nearestTo(v).distanceType("cosine").nprobes(nprobes).select(["id"]).limit(K);
   if (refine) qq = qq.refineFactor(refine);
   return qq.toArray();
 };
 await annRun("flat (no index)", "exact", 0, (v) =>
-  plain.query().nearestTo(v).distanceType("dot").bypassVectorIndex().select(["id"]).limit(K).toArray(),
+  plain.query().nearestTo(v).distanceType("cosine").bypassVectorIndex().select(["id"]).limit(K).toArray(),
 );
 for (const np of [10, 20, 50])
   await annRun(`IVF_PQ ${Math.round(Math.sqrt(n))}×PQ${dims / 8}`, `nprobes=${np}`, plainAnnMs / 1000, plainSearch(np));
@@ -294,11 +305,11 @@ for (const np of [10, 20])
     plainSearch(np, 5),
   );
 t = performance.now();
-await plain.createIndex("vector", { config: Index.hnswSq({ distanceType: "dot", numPartitions: 1 }), replace: true });
+await plain.createIndex("vector", { config: Index.hnswSq({ distanceType: "cosine", numPartitions: 1 }), replace: true });
 const hnswMs = performance.now() - t;
 for (const ef of [32, 64, 128, 256]) {
   await annRun("IVF_HNSW_SQ (1 partition)", `ef=${ef}`, hnswMs / 1000, (v) =>
-    plain.query().nearestTo(v).distanceType("dot").ef(ef).select(["id"]).limit(K).toArray(),
+    plain.query().nearestTo(v).distanceType("cosine").ef(ef).select(["id"]).limit(K).toArray(),
   );
 }
 for (const p of peers.peers) {

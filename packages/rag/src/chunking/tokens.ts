@@ -1,18 +1,24 @@
 import { countTokens } from "@quintet/llm";
 
-/** Counts tokens with tiktoken for `model` (cl100k for embedding models); cached per text for repeated pieces. */
+/**
+ * Counts tokens with tiktoken for `model` (cl100k for embedding models). Splitting counts the same
+ * strings more than once (a span, then the chunk built from it), so counts are memoised for the
+ * most recent texts.
+ */
 export class TokenCounter {
-  private readonly cache = new Map<string, number>();
-  constructor(readonly model = "text-embedding-3-small") {}
+  private cache = new Map<string, number>();
+  constructor(
+    readonly model = "text-embedding-3-small",
+    private readonly maxEntries = 20_000,
+  ) {}
 
   count(text: string): number {
     if (text.length === 0) return 0;
-    // Short pieces repeat (separators, list markers); long ones rarely do and would bloat the cache.
-    if (text.length > 64) return countTokens(text, this.model);
     let n = this.cache.get(text);
     if (n === undefined) {
       n = countTokens(text, this.model);
-      if (this.cache.size > 50_000) this.cache.clear();
+      // Dropping everything at the cap is crude but cheap, and keeps memory bounded on huge corpora.
+      if (this.cache.size >= this.maxEntries) this.cache = new Map();
       this.cache.set(text, n);
     }
     return n;

@@ -280,7 +280,11 @@ export class Collection {
     return rows.map((r, i) => ({ chunk: rowToChunk(r, Boolean(options.withVectors)), rank: i + 1, score: r._score }));
   }
 
-  /** Nearest chunks by cosine similarity (vectors are unit length; LanceDB `dot` distance = 1 − cosine). */
+  /**
+   * Nearest chunks by cosine similarity (LanceDB cosine distance = 1 − cosine). Cosine rather than
+   * dot everywhere: LanceDB 0.31 HNSW-SQ indexes built for `dot` return near-random neighbours, and
+   * zero vectors (parents, chunks with no known word) are then never returned.
+   */
   async searchVector(vector: Float32Array, options: SearchOptions): Promise<Hit[]> {
     if (vector.length !== this.meta.dimensions) {
       throw new ValidationError(
@@ -294,7 +298,7 @@ export class Collection {
     let q = this.table
       .query()
       .nearestTo(vector)
-      .distanceType("dot")
+      .distanceType("cosine")
       .where(andPredicates(CHUNK_ONLY, options.where)!)
       .select(cols)
       .limit(options.k);
@@ -342,18 +346,18 @@ export class Collection {
     let config: Index;
     if (a.type === "ivf_hnsw_sq") {
       config = Index.hnswSq({
-        distanceType: "dot",
+        distanceType: "cosine",
         numPartitions: a.numPartitions ?? Math.max(1, Math.ceil(n / 100_000)),
       });
     } else if (a.type === "ivf_flat") {
       config = Index.ivfFlat({
-        distanceType: "dot",
+        distanceType: "cosine",
         numPartitions: a.numPartitions ?? Math.max(1, Math.round(Math.sqrt(n))),
       });
     } else {
       const sub = a.numSubVectors ?? (dims % 8 === 0 ? dims / 8 : dims % 4 === 0 ? dims / 4 : 1);
       config = Index.ivfPq({
-        distanceType: "dot",
+        distanceType: "cosine",
         numPartitions: a.numPartitions ?? Math.max(1, Math.round(Math.sqrt(n))),
         numSubVectors: sub,
       });

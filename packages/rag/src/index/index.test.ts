@@ -116,6 +116,20 @@ describe("RagIndex and collections", () => {
     expect(overlap).toBeGreaterThanOrEqual(7);
   });
 
+  it("finds the exact neighbours through an HNSW index too", async () => {
+    const { docs, embedder, collection, chunker } = await setup(400, { threshold: 300, type: "ivf_hnsw_sq" } as never);
+    await ingestDocuments(docs, { collection, embedder, chunker, batchSize: 200 });
+    expect((await collection.indexes()).map((i) => i.type)).toContain("IvfHnswSq");
+    let overlap = 0;
+    for (const q of ["telescope galaxy orbit", "garlic butter oven", "harbor anchor tide"]) {
+      const qv = (await embedder.embed([q]))[0]!;
+      const ann = await collection.searchVector(qv, { k: 10, ef: 64 });
+      const exact = await collection.searchVector(qv, { k: 10, exact: true });
+      overlap += ann.filter((h) => exact.some((e) => e.chunk.id === h.chunk.id)).length;
+    }
+    expect(overlap).toBeGreaterThanOrEqual(24);
+  });
+
   it("keeps versions, tags them and rolls back", async () => {
     const { docs, embedder, collection, chunker } = await setup(20);
     await ingestDocuments(docs.slice(0, 10), { collection, embedder, chunker });
@@ -134,6 +148,36 @@ describe("RagIndex and collections", () => {
     await expect(collection.rollback(99999)).rejects.toMatchObject({ code: "NOT_FOUND" });
     await expect(collection.rollback("nope")).rejects.toMatchObject({ code: "NOT_FOUND" });
     await expect(collection.tag("first-ten")).rejects.toMatchObject({ code: "CONFLICT" });
+  });
+
+  it("resumes an interrupted ingest where it stopped", async () => {
+    const { docs, embedder, collection, chunker } = await setup(40);
+    const abort = new AbortController();
+    let batches = 0;
+    await expect(
+      ingestDocuments(docs, {
+        collection,
+        embedder,
+        chunker,
+        batchSize: 10,
+        signal: abort.signal,
+        onProgress: () => {
+          if (++batches === 2) abort.abort(new Error("interrupted"));
+        },
+      }),
+    ).rejects.toThrow(/interrupted/);
+    const partial = new Set((await collection.fingerprints()).keys());
+    expect(partial.size).toBe(20);
+    const resumed = await ingestDocuments(docs, { collection, embedder, chunker, batchSize: 10 });
+    expect(resumed).toMatchObject({ written: 20, unchanged: 20 });
+    expect((await collection.fingerprints()).size).toBe(40);
+  });
+
+  it("searches an empty collection without error", async () => {
+    const { embedder, collection } = await setup(10);
+    expect(await collection.searchText("anything at all", { k: 5 })).toEqual([]);
+    const qv = (await embedder.embed(["telescope galaxy"]))[0]!;
+    expect(await collection.searchVector(qv, { k: 5 })).toEqual([]);
   });
 
   it("reports clear errors", async () => {

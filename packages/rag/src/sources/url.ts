@@ -127,7 +127,7 @@ export class UrlSource implements Source {
       try {
         res = await f(url, {
           redirect: "manual",
-          headers: { "user-agent": "quintet-rag/0.1 (+https://github.com/quintet)", ...this.opts.headers },
+          headers: { "user-agent": "quintet-rag/0.1", ...this.opts.headers },
           signal: options.signal ? AbortSignal.any([options.signal, timeout]) : timeout,
         });
       } catch (err) {
