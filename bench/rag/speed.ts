@@ -305,7 +305,10 @@ for (const np of [10, 20])
     plainSearch(np, 5),
   );
 t = performance.now();
-await plain.createIndex("vector", { config: Index.hnswSq({ distanceType: "cosine", numPartitions: 1 }), replace: true });
+await plain.createIndex("vector", {
+  config: Index.hnswSq({ distanceType: "cosine", numPartitions: 1 }),
+  replace: true,
+});
 const hnswMs = performance.now() - t;
 for (const ef of [32, 64, 128, 256]) {
   await annRun("IVF_HNSW_SQ (1 partition)", `ef=${ef}`, hnswMs / 1000, (v) =>
