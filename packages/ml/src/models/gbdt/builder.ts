@@ -281,6 +281,9 @@ class ThreadedBuilder extends SerialBuilder {
       Atomics.add(c, CTRL.FINISHED, 1);
     }
     // Only chunks a worker has claimed are left: wait for those.
+    // A claimed chunk is usually moments from done: spin briefly before sleeping.
+    const spinUntil = performance.now() + 0.1;
+    while (Atomics.load(c, CTRL.FINISHED) < this.chunks && performance.now() < spinUntil);
     const deadline = Date.now() + WORKER_TIMEOUT_MS;
     for (;;) {
       const done = Atomics.load(c, CTRL.FINISHED);
