@@ -436,19 +436,18 @@ async function main(): Promise<void> {
         // The fastest of `repeat` runs: other processes share the machine.
         let best: RunResult | undefined;
         for (let k = 0; k < repeat; k++) {
-          const r =
-            model.startsWith("quintet")
-              ? runChild(process.execPath, [
-                  "--conditions=source",
-                  "--import",
-                  "tsx",
-                  fileURLToPath(import.meta.url),
-                  "--child",
-                  specPath,
-                  String(threads),
-                  model === "quintet-q" ? "quantized" : "exact",
-                ])
-              : runChild(PY, [join(here, "peers.py"), specPath, model, String(threads)]);
+          const r = model.startsWith("quintet")
+            ? runChild(process.execPath, [
+                "--conditions=source",
+                "--import",
+                "tsx",
+                fileURLToPath(import.meta.url),
+                "--child",
+                specPath,
+                String(threads),
+                model === "quintet-q" ? "quantized" : "exact",
+              ])
+            : runChild(PY, [join(here, "peers.py"), specPath, model, String(threads)]);
           if (r.error) {
             best = { model, threads, ...r } as RunResult;
             break;

@@ -186,7 +186,9 @@ describe("quintet CLI", () => {
       "cannot reach PostgreSQL at postgres://quintet:***@127.0.0.1:1/x",
     );
     expect(human.out.split("\n")[storeLine + 1]).toMatch(/^\s+fix: Start PostgreSQL or fix QUINTET_DB_URL/);
-    expect(human.out).toMatch(/✗ llm provider\s+anthropic:claude-haiku needs an API key, and ANTHROPIC_API_KEY is not set/);
+    expect(human.out).toMatch(
+      /✗ llm provider\s+anthropic:claude-haiku needs an API key, and ANTHROPIC_API_KEY is not set/,
+    );
 
     const json = await quintet(["--json", "doctor"], dir, { ...env, ANTHROPIC_API_KEY: "set" });
     expect(json.code).toBe(4);

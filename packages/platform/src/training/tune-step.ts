@@ -22,7 +22,7 @@ import { z } from "zod";
 export interface TrainTuneOptions {
   /** Start no trial after this many milliseconds. Default 60 s when `trials` is not given either. */
   budgetMs?: number;
-  /** Stop once the study has this many trials. */
+  /** Run this many trials (on top of those a continued study already has). */
   trials?: number;
   /** Tree parameters to search; default `gbdtSearchSpace()` minus any parameter given in `params`. */
   space?: SearchSpace;
