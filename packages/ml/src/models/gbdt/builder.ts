@@ -11,7 +11,10 @@ import {
   HIST_FEATURE_STRIDE,
   HistogramPool,
   PACKED_FEATURE_STRIDE,
+  partitionRows,
+  subtractHistogram,
 } from "./histogram.js";
+import { instantiateKernels, KernelArena, type KernelExports, type KernelMemory } from "./kernels.js";
 import { Cmd, CTRL, CTRL_SIZE, claimChunk, claimTag, MAX_CHUNKS, type WorkerInit } from "./protocol.js";
 
 /**
@@ -37,6 +40,17 @@ export interface HistogramBuilder {
   setFeatures(feats: Int32Array, count: number): void;
   /** Fills histogram `slot` from rows `idx[start..end)`. */
   build(slot: number, start: number, end: number): void;
+  /**
+   * `parent -= child` over the tree's features, the first `numBins[f]` bins of each: the
+   * parent's slot becomes the sibling's histogram (histogram subtraction).
+   */
+  subtract(parent: number, child: number, numBins: Int32Array): void;
+  /**
+   * Stable in-place partition of `idx[start..end)`: rows whose bin `b` of `feature` has
+   * `goLeft[b] === 1` first, both sides in their order. Returns the first right position.
+   * Needs column-major bins (`binMatrix(..., columns = true)`).
+   */
+  partition(start: number, end: number, feature: number, goLeft: Uint8Array): number;
   /** Stops the workers (no-op when serial). */
   close(): Promise<void>;
 }
@@ -61,6 +75,25 @@ export function poolCapacity(cols: number, maxDepth: number, maxLeaves: number):
 /** Largest quantization level used per row (more gains nothing measurable). */
 const MAX_LEVELS = 1 << 15;
 
+/**
+ * Whether histograms and partitions run in the WebAssembly kernels (kernels.ts) when they
+ * can. Off only to compare against the JavaScript kernels, which give identical results.
+ */
+export const kernelSettings = { wasm: true };
+
+/** Where each buffer of a builder lives in its wasm memory (byte offsets). */
+export interface KernelLayout {
+  bins: number;
+  colBins: number;
+  gh: number;
+  q: number;
+  idx: number;
+  scratch: number;
+  feats: number;
+  goLeft: number;
+  pool: number;
+}
+
 class SerialBuilder implements HistogramBuilder {
   readonly pool: HistogramPool;
   readonly idx: Uint32Array;
@@ -72,6 +105,17 @@ class SerialBuilder implements HistogramBuilder {
   protected readonly feats: Int32Array;
   protected count = 0;
   protected dense = true;
+  /** The wasm kernels and their memory, or null when building in JavaScript. */
+  protected readonly kernels: KernelExports | null = null;
+  protected readonly memory: KernelMemory | null = null;
+  protected readonly at: KernelLayout | null = null;
+  /** Row-major bins the kernels read (a copy inside their memory), else `data.bins`. */
+  protected readonly bins: Uint8Array;
+  /** Each feature's column of bins, for partitioning (empty without column-major bins). */
+  private readonly columns: Uint8Array[] = [];
+  private readonly scratch: Uint32Array;
+  private readonly goLeft: Uint8Array;
+  private readonly featureStride: number;
 
   constructor(
     protected readonly data: BinnedMatrix,
@@ -80,12 +124,62 @@ class SerialBuilder implements HistogramBuilder {
     readonly packed: boolean,
   ) {
     const { rows, cols } = data;
-    const buf = (bytes: number) => (shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
-    this.pool = new HistogramPool(cols, capacity, shared, packed ? PACKED_FEATURE_STRIDE : HIST_FEATURE_STRIDE);
-    this.idx = new Uint32Array(buf(rows * 4));
-    this.gh = new Float64Array(buf(rows * 16));
-    this.q = new Float64Array(buf(packed ? rows * 8 : 8));
-    this.feats = new Int32Array(buf(Math.max(1, cols) * 4));
+    this.featureStride = packed ? PACKED_FEATURE_STRIDE : HIST_FEATURE_STRIDE;
+    const poolBytes = cols * this.featureStride * capacity * 8;
+    const hasColumns = data.colBins !== undefined;
+    if (kernelSettings.wasm) {
+      const a = new KernelArena();
+      const at: KernelLayout = {
+        pool: a.alloc(poolBytes),
+        gh: a.alloc(rows * 16),
+        q: a.alloc(packed ? rows * 8 : 8),
+        idx: a.alloc(rows * 4),
+        scratch: a.alloc(rows * 4),
+        feats: a.alloc(cols * 4),
+        goLeft: a.alloc(256),
+        bins: a.alloc(rows * cols),
+        colBins: a.alloc(hasColumns ? rows * cols : 0),
+      };
+      const memory = a.create(shared);
+      if (memory) {
+        this.memory = memory;
+        this.kernels = instantiateKernels(memory, shared);
+        this.at = at;
+      }
+    }
+    const at = this.at;
+    if (at) {
+      const buf = this.memory!.buffer;
+      this.pool = new HistogramPool(
+        cols,
+        capacity,
+        shared,
+        this.featureStride,
+        new Float64Array(buf, at.pool, poolBytes / 8),
+      );
+      this.idx = new Uint32Array(buf, at.idx, rows);
+      this.scratch = new Uint32Array(buf, at.scratch, rows);
+      this.gh = new Float64Array(buf, at.gh, rows * 2);
+      this.q = new Float64Array(buf, at.q, packed ? rows : 1);
+      this.feats = new Int32Array(buf, at.feats, Math.max(1, cols));
+      this.goLeft = new Uint8Array(buf, at.goLeft, 256);
+      this.bins = new Uint8Array(buf, at.bins, rows * cols);
+      this.bins.set(data.bins);
+      if (hasColumns) new Uint8Array(buf, at.colBins, rows * cols).set(data.colBins!);
+    } else {
+      const buf = (bytes: number) => (shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
+      this.pool = new HistogramPool(cols, capacity, shared, this.featureStride);
+      this.idx = new Uint32Array(buf(rows * 4));
+      this.scratch = new Uint32Array(rows);
+      this.gh = new Float64Array(buf(rows * 16));
+      this.q = new Float64Array(buf(packed ? rows * 8 : 8));
+      this.feats = new Int32Array(buf(Math.max(1, cols) * 4));
+      this.goLeft = new Uint8Array(256);
+      this.bins = data.bins;
+      if (hasColumns) {
+        for (let f = 0; f < cols; f++) this.columns.push(data.colBins!.subarray(f * rows, (f + 1) * rows));
+      }
+    }
   }
 
   setFeatures(feats: Int32Array, count: number): void {
@@ -94,6 +188,37 @@ class SerialBuilder implements HistogramBuilder {
     let dense = true;
     for (let i = 0; i < count; i++) if (feats[i] !== i) dense = false;
     this.dense = dense;
+  }
+
+  subtract(parent: number, child: number, numBins: Int32Array): void {
+    const perBin = this.packed ? 1 : 2;
+    if (this.kernels) {
+      const base = this.at!.pool;
+      const slotBytes = this.pool.slotSize * 8;
+      const p = base + parent * slotBytes;
+      const c = base + child * slotBytes;
+      const feats = this.feats;
+      for (let i = 0; i < this.count; i++) {
+        const o = feats[i]! * this.featureStride * 8;
+        // The kernel works in pairs of doubles; a packed feature's extra bin is zero in both.
+        this.kernels.subtract(p + o, c + o, (perBin * numBins[feats[i]!]! + 1) & ~1);
+      }
+      return;
+    }
+    subtractHistogram(this.pool.view(parent), this.pool.view(child), this.feats, this.count, numBins, perBin);
+  }
+
+  partition(start: number, end: number, feature: number, goLeft: Uint8Array): number {
+    const { rows } = this.data;
+    if (this.data.colBins === undefined) {
+      throw new Error("partitioning needs column-major bins: binMatrix(X, layout, shared, true)");
+    }
+    if (this.kernels) {
+      this.goLeft.set(goLeft.subarray(0, 256));
+      const at = this.at!;
+      return this.kernels.partition(at.idx, start, end, at.colBins + feature * rows, at.goLeft, at.scratch);
+    }
+    return partitionRows(this.idx, start, end, this.columns[feature]!, goLeft, this.scratch);
   }
 
   quantize(m: number, seed: number): void {
@@ -131,36 +256,33 @@ class SerialBuilder implements HistogramBuilder {
   }
 
   build(slot: number, start: number, end: number): void {
-    const d = this.data;
-    if (this.packed) {
-      buildPackedHistogram(
-        this.pool.view(slot),
-        d.bins,
-        d.cols,
-        this.q,
-        this.idx,
-        start,
-        end,
-        this.feats,
-        0,
-        this.count,
-        this.dense,
-      );
-    } else {
-      buildHistogram(
-        this.pool.view(slot),
-        d.bins,
-        d.cols,
-        this.gh,
-        this.idx,
-        start,
-        end,
-        this.feats,
-        0,
-        this.count,
-        this.dense,
-      );
+    this.buildChunk(slot, start, end, 0, this.count);
+  }
+
+  /** Histogram `slot` for features `feats[fi0..fi1)` over rows `idx[start..end)`. */
+  protected buildChunk(slot: number, start: number, end: number, fi0: number, fi1: number): void {
+    const hist = this.pool.view(slot);
+    const stride = this.featureStride;
+    const feats = this.feats;
+    const k = this.kernels;
+    if (k === null) {
+      const build = this.packed ? buildPackedHistogram : buildHistogram;
+      const grads = this.packed ? this.q : this.gh;
+      build(hist, this.bins, this.data.cols, grads, this.idx, start, end, feats, fi0, fi1, this.dense);
+      return;
     }
+    for (let i = fi0; i < fi1; i++) {
+      const o = feats[i]! * stride;
+      hist.fill(0, o, o + stride);
+    }
+    const at = this.at!;
+    const h = at.pool + slot * this.pool.slotSize * 8;
+    const cols = this.data.cols;
+    if (this.packed) {
+      if (this.dense) k.packedDense(h, at.bins, cols, at.q, at.idx, start, end, fi0, fi1);
+      else k.packedSparse(h, at.bins, cols, at.q, at.idx, start, end, at.feats, fi0, fi1);
+    } else if (this.dense) k.histDense(h, at.bins, cols, at.gh, at.idx, start, end, fi0, fi1);
+    else k.histSparse(h, at.bins, cols, at.gh, at.idx, start, end, at.feats, fi0, fi1);
   }
 
   async close(): Promise<void> {}
@@ -196,7 +318,8 @@ class ThreadedBuilder extends SerialBuilder {
     for (let w = 0; w < numWorkers; w++) {
       const init: WorkerInit = {
         ctrl: this.ctrl.buffer as SharedArrayBuffer,
-        bins: data.bins.buffer as SharedArrayBuffer,
+        ...(this.memory ? { memory: this.memory, at: this.at! } : {}),
+        bins: this.bins.buffer as SharedArrayBuffer,
         cols: data.cols,
         gh: this.gh.buffer as SharedArrayBuffer,
         q: this.q.buffer as SharedArrayBuffer,
@@ -205,6 +328,7 @@ class ThreadedBuilder extends SerialBuilder {
         feats: this.feats.buffer as SharedArrayBuffer,
         pool: this.pool.buffer.buffer as SharedArrayBuffer,
         slotSize: this.pool.slotSize,
+        slots: this.pool.capacity,
       };
       const worker = new Worker(entry, { workerData: init, eval: isEval });
       worker.unref();
@@ -260,24 +384,8 @@ class ThreadedBuilder extends SerialBuilder {
     Atomics.store(c, CTRL.CLAIM, tag);
     Atomics.store(c, CTRL.SEQ, this.seq);
     Atomics.notify(c, CTRL.SEQ);
-    const d = this.data;
-    const build = this.packed ? buildPackedHistogram : buildHistogram;
-    const grads = this.packed ? this.q : this.gh;
-    const hist = this.pool.view(slot);
     for (let k = claimChunk(c, tag, this.chunks); k >= 0; k = claimChunk(c, tag, this.chunks)) {
-      build(
-        hist,
-        d.bins,
-        d.cols,
-        grads,
-        this.idx,
-        start,
-        end,
-        this.feats,
-        c[CTRL.BOUNDS + k]!,
-        c[CTRL.BOUNDS + k + 1]!,
-        this.dense,
-      );
+      this.buildChunk(slot, start, end, c[CTRL.BOUNDS + k]!, c[CTRL.BOUNDS + k + 1]!);
       Atomics.add(c, CTRL.FINISHED, 1);
     }
     // Only chunks a worker has claimed are left: wait for those.

@@ -31,10 +31,17 @@ export class HistogramPool {
   private readonly views: Float64Array[] = [];
   private readonly free: number[] = [];
 
-  constructor(numFeatures: number, capacity: number, shared: boolean, featureStride = HIST_FEATURE_STRIDE) {
+  /** `buffer`, when given, is where the slots live (`slotBytes(...)` bytes, e.g. in wasm memory). */
+  constructor(
+    numFeatures: number,
+    capacity: number,
+    shared: boolean,
+    featureStride = HIST_FEATURE_STRIDE,
+    buffer?: Float64Array,
+  ) {
     this.slotSize = numFeatures * featureStride;
     const bytes = this.slotSize * capacity * 8;
-    this.buffer = new Float64Array(shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
+    this.buffer = buffer ?? new Float64Array(shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
     for (let s = 0; s < capacity; s++) {
       this.views.push(this.buffer.subarray(s * this.slotSize, (s + 1) * this.slotSize));
     }

@@ -2,7 +2,6 @@ import type { Rng } from "../../datasets/rng.js";
 import { allocTree, MissingKind, SplitKind, type Tree } from "../ensemble/types.js";
 import { BIN_STRIDE, type BinnedMatrix, MAX_FLOAT32 } from "./binning.js";
 import type { HistogramBuilder } from "./builder.js";
-import { partitionRows, subtractHistogram } from "./histogram.js";
 import { leafWeight, SplitFinder, SplitInfo, type SplitParams } from "./split.js";
 
 /** How a tree grows. */
@@ -133,12 +132,9 @@ const RESERVE_SLOTS = 2;
  */
 export class TreeLearner {
   private readonly finder: SplitFinder;
-  private readonly scratch: Uint32Array;
   private readonly nodeFeatures: Int32Array;
   private readonly sampleBuf: Int32Array;
   private readonly numBins: Int32Array;
-  /** Each feature's column of bins, for partitioning. */
-  private readonly columns: Uint8Array[] = [];
   private readonly nodes = new NodeStore(64);
   private readonly totals = new Float64Array(2);
   /** Pending splits of candidate nodes; `freeSplits` holds the indices not in use. */
@@ -155,13 +151,10 @@ export class TreeLearner {
     private readonly builder: HistogramBuilder,
   ) {
     this.finder = new SplitFinder(data.layout, params);
-    this.scratch = new Uint32Array(data.rows);
     this.nodeFeatures = new Int32Array(data.cols);
     this.sampleBuf = new Int32Array(data.cols);
     this.numBins = Int32Array.from(data.layout.features, (f) => f.numValueBins + 1);
-    const cb = data.colBins;
-    if (!cb) throw new Error("TreeLearner needs column-major bins: binMatrix(X, layout, shared, true)");
-    for (let f = 0; f < data.cols; f++) this.columns.push(cb.subarray(f * data.rows, (f + 1) * data.rows));
+    if (!data.colBins) throw new Error("TreeLearner needs column-major bins: binMatrix(X, layout, shared, true)");
   }
 
   /**
@@ -258,14 +251,7 @@ export class TreeLearner {
         // Build the smaller child; the parent minus it is the bigger child.
         const smallSlot = pool.acquire();
         this.builder.build(smallSlot, nodes.start[small]!, nodes.end[small]!);
-        subtractHistogram(
-          pool.view(parentSlot),
-          pool.view(smallSlot),
-          features,
-          featureCount,
-          this.numBins,
-          this.builder.packed ? 1 : 2,
-        );
+        this.builder.subtract(parentSlot, smallSlot, this.numBins);
         if (smallCan) prepare(small, smallSlot);
         else pool.release(smallSlot);
         prepare(big, parentSlot);
@@ -289,7 +275,7 @@ export class TreeLearner {
     const s = this.splits[nodes.pending[node]!]!;
     const start = nodes.start[node]!;
     const end = nodes.end[node]!;
-    const mid = partitionRows(this.builder.idx, start, end, this.columns[s.feature]!, s.goLeft, this.scratch);
+    const mid = this.builder.partition(start, end, s.feature, s.goLeft);
     nodes.take(node, s);
     const depth = nodes.depth[node]! + 1;
     // Children sums from the histogram scan: what split finding needs. Leaf values are

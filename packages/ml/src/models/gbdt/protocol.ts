@@ -12,6 +12,8 @@
  * was woken for, so it can never mix the parameters of two tasks.
  */
 
+import type { KernelMemory } from "./kernels.js";
+
 /** Control block slots. */
 export const CTRL = {
   /** Task sequence number; workers wait for it to change. */
@@ -60,6 +62,9 @@ export function claimChunk(ctrl: Int32Array, tag: number, chunks: number): numbe
 /** What a worker receives as `workerData`. */
 export interface WorkerInit {
   ctrl: SharedArrayBuffer;
+  /** Set when histograms run in the wasm kernels: their shared memory and buffer offsets. */
+  memory?: KernelMemory;
+  at?: { bins: number; gh: number; q: number; idx: number; feats: number; pool: number };
   bins: SharedArrayBuffer;
   cols: number;
   gh: SharedArrayBuffer;
@@ -70,4 +75,6 @@ export interface WorkerInit {
   feats: SharedArrayBuffer;
   pool: SharedArrayBuffer;
   slotSize: number;
+  /** Histogram slots in `pool`. */
+  slots: number;
 }

@@ -1,0 +1,129 @@
+import { describe, expect, it } from "vitest";
+import { Rng } from "../../datasets/rng.js";
+import type { TreeEnsemble } from "../ensemble/types.js";
+import { kernelSettings } from "./builder.js";
+import { buildHistogram, buildPackedHistogram, partitionRows, subtractHistogram } from "./histogram.js";
+import { instantiateKernels, KernelArena } from "./kernels.js";
+import { binaryTable, categoricalTable } from "./test-data.js";
+import { trainGbdt } from "./train.js";
+
+const same = (a: Float64Array, b: Float64Array) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
+
+describe("wasm kernels", () => {
+  for (const shared of [false, true]) {
+    it(`match the JavaScript kernels bit for bit (${shared ? "shared" : "private"} memory)`, () => {
+      const rng = new Rng(5);
+      const rows = 3000;
+      const cols = 13;
+      const a = new KernelArena();
+      const at = {
+        bins: a.alloc(rows * cols),
+        gh: a.alloc(rows * 16),
+        q: a.alloc(rows * 8),
+        idx: a.alloc(rows * 4),
+        scratch: a.alloc(rows * 4),
+        feats: a.alloc(cols * 4),
+        hist: a.alloc(cols * 4096),
+        hist2: a.alloc(cols * 4096),
+        col: a.alloc(rows),
+        goLeft: a.alloc(256),
+      };
+      const mem = a.create(shared)!;
+      expect(mem).not.toBeNull();
+      const k = instantiateKernels(mem, shared);
+      const buf = mem.buffer;
+      const bins = new Uint8Array(buf, at.bins, rows * cols);
+      const gh = new Float64Array(buf, at.gh, rows * 2);
+      const q = new Float64Array(buf, at.q, rows);
+      const idx = new Uint32Array(buf, at.idx, rows);
+      const feats = new Int32Array(buf, at.feats, cols);
+      const hist = new Float64Array(buf, at.hist, cols * 512);
+      const hist2 = new Float64Array(buf, at.hist2, cols * 512);
+      for (let i = 0; i < bins.length; i++) bins[i] = rng.int(0, 256);
+      for (let i = 0; i < gh.length; i++) gh[i] = rng.normal();
+      for (let i = 0; i < q.length; i++) q[i] = rng.int(0, 1 << 20) * 2 ** 26 + rng.int(0, 1 << 20);
+      let m = 0;
+      for (let r = 0; r < rows; r++) if (rng.next() < 0.6) idx[m++] = r;
+      const js = new Float64Array(cols * 512);
+
+      // Sparse feature lists, with a tail that is not a multiple of four.
+      const list = [0, 2, 3, 5, 7, 8, 11, 12];
+      feats.set(list);
+      buildHistogram(js, bins, cols, gh, idx, 5, m - 3, feats, 1, list.length, false);
+      hist.fill(0);
+      k.histSparse(at.hist, at.bins, cols, at.gh, at.idx, 5, m - 3, at.feats, 1, list.length);
+      expect(same(hist, js)).toBe(true);
+      js.fill(0);
+      buildPackedHistogram(js, bins, cols, q, idx, 0, m, feats, 0, list.length, false);
+      hist.fill(0);
+      k.packedSparse(at.hist, at.bins, cols, at.q, at.idx, 0, m, at.feats, 0, list.length);
+      expect(same(hist, js)).toBe(true);
+
+      for (let f = 0; f < cols; f++) feats[f] = f;
+      js.fill(0);
+      buildHistogram(js, bins, cols, gh, idx, 0, m, feats, 2, 11, true);
+      hist.fill(0);
+      k.histDense(at.hist, at.bins, cols, at.gh, at.idx, 0, m, 2, 11);
+      expect(same(hist, js)).toBe(true);
+      js.fill(0);
+      buildPackedHistogram(js, bins, cols, q, idx, 0, m, feats, 0, cols, true);
+      hist.fill(0);
+      k.packedDense(at.hist, at.bins, cols, at.q, at.idx, 0, m, 0, cols);
+      expect(same(hist, js)).toBe(true);
+
+      // Subtraction of a child histogram.
+      hist.fill(0);
+      k.histDense(at.hist, at.bins, cols, at.gh, at.idx, 0, m, 0, cols);
+      hist2.fill(0);
+      k.histDense(at.hist2, at.bins, cols, at.gh, at.idx, 0, 100, 0, cols);
+      const expected = hist.slice();
+      const numBins = new Int32Array(cols).fill(256);
+      subtractHistogram(expected, hist2, feats, cols, numBins, 2);
+      for (let f = 0; f < cols; f++) k.subtract(at.hist + f * 4096, at.hist2 + f * 4096, 512);
+      expect(same(hist, expected)).toBe(true);
+
+      // Partition of a middle range.
+      const col = new Uint8Array(buf, at.col, rows);
+      const goLeft = new Uint8Array(buf, at.goLeft, 256);
+      for (let r = 0; r < rows; r++) col[r] = rng.int(0, 256);
+      for (let b = 0; b < 256; b++) goLeft[b] = rng.next() < 0.4 ? 1 : 0;
+      const jsIdx = idx.slice();
+      const mid = partitionRows(jsIdx, 17, m - 5, col, goLeft, new Uint32Array(rows));
+      expect(k.partition(at.idx, 17, m - 5, at.col, at.goLeft, at.scratch)).toBe(mid);
+      expect(Array.from(idx)).toEqual(Array.from(jsIdx));
+    });
+  }
+});
+
+/** Trees as plain arrays, for exact comparison. */
+function treesOf(m: TreeEnsemble): unknown[] {
+  return m.trees.map((t) => ({
+    feature: Array.from(t.feature),
+    threshold: Array.from(t.threshold),
+    value: Array.from(t.value),
+    categories: t.categories.map((c) => (c ? Array.from(c) : null)),
+  }));
+}
+
+describe("training with and without the wasm kernels", () => {
+  it("gives the same model", async () => {
+    const t = binaryTable(4000, 8, { noise: 6, missingRate: 0.05 });
+    const c = categoricalTable(3000, 2);
+    const runs = [
+      () => trainGbdt(t.X, t.y, { objective: "binary", numRounds: 8, colsampleByTree: 0.7, threads: 1 }),
+      () => trainGbdt(t.X, t.y, { objective: "binary", numRounds: 8, threads: 2 }),
+      () => trainGbdt(t.X, t.y, { objective: "binary", numRounds: 8, quantizedGradients: true, threads: 1 }),
+      () => trainGbdt(c.X, c.y, { objective: "binary", numRounds: 8, categoricalFeatures: [0], threads: 1 }),
+    ];
+    for (const run of runs) {
+      kernelSettings.wasm = false;
+      let plain: TreeEnsemble;
+      try {
+        plain = await run();
+      } finally {
+        kernelSettings.wasm = true;
+      }
+      expect(treesOf(await run())).toEqual(treesOf(plain));
+    }
+  });
+});

@@ -1,0 +1,581 @@
+/**
+ * The hot loops of tree growing (histogram accumulation, row partitioning) as a small
+ * WebAssembly module, assembled here from opcodes at load time. In JavaScript every
+ * typed-array access carries a bounds check and a (grad, hess) pair costs two separate
+ * read-modify-writes; in wasm the pair is one 128-bit load, one `f64x2.add` and one store,
+ * which makes histogram building about 3x faster. The additions happen in the same order
+ * as in the JavaScript kernels of histogram.ts, so both give bit-identical histograms.
+ *
+ * This module imports nothing: the histogram workers load it too.
+ */
+
+/** Bytes per feature in an exact histogram: 256 bins × (grad, hess) doubles. */
+const EXACT_FEATURE_BYTES = 4096;
+/** Bytes per feature in a packed histogram: 256 doubles. */
+const PACKED_FEATURE_BYTES = 2048;
+
+/** What the module exports. Every pointer is a byte offset into the memory it was given. */
+export interface KernelExports {
+  /**
+   * Adds rows `idx[start..end)` into an exact histogram for features `f0..f1` (dense) or
+   * `feats[fi0..fi1)` (sparse). Bins row-major `bins[r * cols + f]`, `gh` interleaved pairs.
+   */
+  histDense(
+    hist: number,
+    bins: number,
+    cols: number,
+    gh: number,
+    idx: number,
+    start: number,
+    end: number,
+    f0: number,
+    f1: number,
+  ): void;
+  histSparse(
+    hist: number,
+    bins: number,
+    cols: number,
+    gh: number,
+    idx: number,
+    start: number,
+    end: number,
+    feats: number,
+    fi0: number,
+    fi1: number,
+  ): void;
+  /** The same for packed histograms (one double per row in `q`). */
+  packedDense(
+    hist: number,
+    bins: number,
+    cols: number,
+    q: number,
+    idx: number,
+    start: number,
+    end: number,
+    f0: number,
+    f1: number,
+  ): void;
+  packedSparse(
+    hist: number,
+    bins: number,
+    cols: number,
+    q: number,
+    idx: number,
+    start: number,
+    end: number,
+    feats: number,
+    fi0: number,
+    fi1: number,
+  ): void;
+  /**
+   * Stable partition of `idx[start..end)` by `goLeft[col[row]]` (u8 each), right side via
+   * `scratch`; returns the first right position. As `partitionRows` in histogram.ts.
+   */
+  partition(idx: number, start: number, end: number, col: number, goLeft: number, scratch: number): number;
+  /** `parent[i] -= child[i]` for `n` doubles from byte offsets `parent`, `child` (n even). */
+  subtract(parent: number, child: number, n: number): void;
+}
+
+/** A wasm memory (the compiler's libraries here do not declare the WebAssembly API). */
+export interface KernelMemory {
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
+}
+
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+  Memory: new (d: { initial: number; maximum: number; shared?: boolean }) => KernelMemory;
+}
+
+const wasm = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+
+// ------------------------------------------------------------------ assembler
+
+function uleb(n: number): number[] {
+  const out: number[] = [];
+  let v = n >>> 0;
+  do {
+    let b = v & 0x7f;
+    v >>>= 7;
+    if (v !== 0) b |= 0x80;
+    out.push(b);
+  } while (v !== 0);
+  return out;
+}
+
+function sleb(n: number): number[] {
+  const out: number[] = [];
+  let v = n | 0;
+  for (;;) {
+    const b = v & 0x7f;
+    v >>= 7;
+    if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return out;
+    }
+    out.push(b | 0x80);
+  }
+}
+
+const name = (s: string): number[] => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
+const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
+const vector = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
+
+const I32 = 0x7f;
+const V128 = 0x7b;
+const get = (i: number) => [0x20, ...uleb(i)];
+const set = (i: number) => [0x21, ...uleb(i)];
+const tee = (i: number) => [0x22, ...uleb(i)];
+const i32 = (v: number) => [0x41, ...sleb(v)];
+const ADD = [0x6a];
+const SUB = [0x6b];
+const MUL = [0x6c];
+const SHL = [0x74];
+const GE_U = [0x4f];
+const GT_U = [0x4b];
+const LT_U = [0x49];
+const load32 = (offset = 0) => [0x28, 2, ...uleb(offset)];
+const store32 = (offset = 0) => [0x36, 2, ...uleb(offset)];
+const load8 = (offset = 0) => [0x2d, 0, ...uleb(offset)];
+const loadF64 = (offset = 0) => [0x2b, 3, ...uleb(offset)];
+const storeF64 = (offset = 0) => [0x39, 3, ...uleb(offset)];
+const ADD_F64 = [0xa0];
+const loadV128 = (offset = 0) => [0xfd, 0x00, 4, ...uleb(offset)];
+const storeV128 = (offset = 0) => [0xfd, 0x0b, 4, ...uleb(offset)];
+const ADD_F64X2 = [0xfd, ...uleb(240)];
+const SUB_F64X2 = [0xfd, ...uleb(241)];
+const MEMORY_COPY = [0xfc, ...uleb(10), 0, 0];
+/** `block` and `loop` with no result; `end`; branches by relative depth. */
+const BLOCK = [0x02, 0x40];
+const LOOP = [0x03, 0x40];
+const END = [0x0b];
+const br = (depth: number) => [0x0c, ...uleb(depth)];
+const brIf = (depth: number) => [0x0d, ...uleb(depth)];
+
+interface Func {
+  params: number;
+  results: number;
+  /** Extra locals as [count, type] groups. */
+  locals: [number, number][];
+  body: number[];
+}
+
+/**
+ * A histogram kernel. `packed` selects one f64 per row (else a v128 (grad, hess) pair);
+ * `sparse` reads feature ids from `feats` (else features `f0..f1` in order). Features go
+ * four at a time so independent read-modify-writes overlap.
+ */
+function histKernel(packed: boolean, sparse: boolean): Func {
+  // Params: hist bins cols grad idx start end, then f0 f1 (dense) or feats fi0 fi1 (sparse).
+  const HIST = 0;
+  const BINS = 1;
+  const COLS = 2;
+  const GRAD = 3;
+  const IDX = 4;
+  const START = 5;
+  const END_ = 6;
+  const FEATS = 7;
+  const FI0 = sparse ? 8 : 7;
+  const FI1 = sparse ? 9 : 8;
+  const params = sparse ? 10 : 9;
+  // Locals: k (byte offset into idx), kEnd, rowBase, i (feature index), p, feature, value.
+  const K = params;
+  const KEND = params + 1;
+  const RB = params + 2;
+  const I = params + 3;
+  const P = params + 4;
+  const F = params + 5;
+  const VAL = params + 6;
+  const featBytes = packed ? PACKED_FEATURE_BYTES : EXACT_FEATURE_BYTES;
+  const featShift = packed ? 11 : 12;
+  const binShift = packed ? 3 : 4;
+  const load = packed ? loadF64 : loadV128;
+  const store = packed ? storeF64 : storeV128;
+  const add = packed ? ADD_F64 : ADD_F64X2;
+
+  /** hist[feature j of this step][bin] += value. */
+  const cell = (j: number): number[] => {
+    if (sparse) {
+      return [
+        ...get(FEATS),
+        ...get(I),
+        ...i32(2),
+        ...SHL,
+        ...ADD,
+        ...load32(4 * j),
+        ...tee(F),
+        ...i32(featShift),
+        ...SHL,
+        ...get(HIST),
+        ...ADD,
+        ...get(RB),
+        ...get(F),
+        ...ADD,
+        ...load8(),
+        ...i32(binShift),
+        ...SHL,
+        ...ADD,
+        ...tee(P),
+        ...get(P),
+        ...load(),
+        ...get(VAL),
+        ...add,
+        ...store(),
+      ];
+    }
+    // Dense: feature i + j; its offset goes into the instructions' immediates.
+    return [
+      ...get(I),
+      ...i32(featShift),
+      ...SHL,
+      ...get(HIST),
+      ...ADD,
+      ...get(RB),
+      ...get(I),
+      ...ADD,
+      ...load8(j),
+      ...i32(binShift),
+      ...SHL,
+      ...ADD,
+      ...tee(P),
+      ...get(P),
+      ...load(featBytes * j),
+      ...get(VAL),
+      ...add,
+      ...store(featBytes * j),
+    ];
+  };
+
+  const body = [
+    ...get(IDX),
+    ...get(START),
+    ...i32(2),
+    ...SHL,
+    ...ADD,
+    ...set(K),
+    ...get(IDX),
+    ...get(END_),
+    ...i32(2),
+    ...SHL,
+    ...ADD,
+    ...set(KEND),
+    ...BLOCK,
+    ...get(K),
+    ...get(KEND),
+    ...GE_U,
+    ...brIf(0),
+    ...LOOP,
+    // row = idx[k]; value = grad[row]; rowBase = bins + row * cols
+    ...get(K),
+    ...load32(),
+    ...tee(F),
+    ...i32(binShift),
+    ...SHL,
+    ...get(GRAD),
+    ...ADD,
+    ...load(),
+    ...set(VAL),
+    ...get(F),
+    ...get(COLS),
+    ...MUL,
+    ...get(BINS),
+    ...ADD,
+    ...set(RB),
+    ...get(FI0),
+    ...set(I),
+    // Four features per step while four remain.
+    ...BLOCK,
+    ...LOOP,
+    ...get(I),
+    ...i32(4),
+    ...ADD,
+    ...get(FI1),
+    ...GT_U,
+    ...brIf(1),
+    ...cell(0),
+    ...cell(1),
+    ...cell(2),
+    ...cell(3),
+    ...get(I),
+    ...i32(4),
+    ...ADD,
+    ...set(I),
+    ...br(0),
+    ...END,
+    ...END,
+    // The remaining features one by one.
+    ...BLOCK,
+    ...LOOP,
+    ...get(I),
+    ...get(FI1),
+    ...GE_U,
+    ...brIf(1),
+    ...cell(0),
+    ...get(I),
+    ...i32(1),
+    ...ADD,
+    ...set(I),
+    ...br(0),
+    ...END,
+    ...END,
+    ...get(K),
+    ...i32(4),
+    ...ADD,
+    ...tee(K),
+    ...get(KEND),
+    ...LT_U,
+    ...brIf(0),
+    ...END,
+    ...END,
+  ];
+  return {
+    params,
+    results: 0,
+    locals: [
+      [6, I32],
+      [1, packed ? 0x7c : V128],
+    ],
+    body,
+  };
+}
+
+/** Stable partition; see {@link KernelExports.partition}. */
+function partitionKernel(): Func {
+  const IDX = 0;
+  const START = 1;
+  const END_ = 2;
+  const COL = 3;
+  const GO = 4;
+  const SCRATCH = 5;
+  // Locals: k, kEnd (byte offsets), l (byte offset of the next left slot), r (scratch bytes), row, left.
+  const K = 6;
+  const KEND = 7;
+  const L = 8;
+  const R = 9;
+  const ROW = 10;
+  const LEFT = 11;
+  const body = [
+    ...get(IDX),
+    ...get(START),
+    ...i32(2),
+    ...SHL,
+    ...ADD,
+    ...tee(K),
+    ...set(L),
+    ...get(IDX),
+    ...get(END_),
+    ...i32(2),
+    ...SHL,
+    ...ADD,
+    ...set(KEND),
+    ...i32(0),
+    ...set(R),
+    ...BLOCK,
+    ...get(K),
+    ...get(KEND),
+    ...GE_U,
+    ...brIf(0),
+    ...LOOP,
+    ...get(K),
+    ...load32(),
+    ...set(ROW),
+    ...get(GO),
+    ...get(COL),
+    ...get(ROW),
+    ...ADD,
+    ...load8(),
+    ...ADD,
+    ...load8(),
+    ...set(LEFT),
+    // Branch-free, as the JavaScript version: idx[l] was already read (l <= k).
+    ...get(L),
+    ...get(ROW),
+    ...store32(),
+    ...get(SCRATCH),
+    ...get(R),
+    ...ADD,
+    ...get(ROW),
+    ...store32(),
+    ...get(L),
+    ...get(LEFT),
+    ...i32(2),
+    ...SHL,
+    ...ADD,
+    ...set(L),
+    ...get(R),
+    ...i32(4),
+    ...ADD,
+    ...get(LEFT),
+    ...i32(2),
+    ...SHL,
+    ...SUB,
+    ...set(R),
+    ...get(K),
+    ...i32(4),
+    ...ADD,
+    ...tee(K),
+    ...get(KEND),
+    ...LT_U,
+    ...brIf(0),
+    ...END,
+    ...END,
+    ...get(L),
+    ...get(SCRATCH),
+    ...get(R),
+    ...MEMORY_COPY,
+    // The first right position, as an index.
+    ...get(L),
+    ...get(IDX),
+    ...SUB,
+    ...i32(2),
+    0x76, // i32.shr_u
+  ];
+  return { params: 6, results: 1, locals: [[6, I32]], body };
+}
+
+/** `parent -= child` two doubles at a time. */
+function subtractKernel(): Func {
+  const PARENT = 0;
+  const CHILD = 1;
+  const N = 2;
+  const END_P = 3;
+  const body = [
+    ...get(PARENT),
+    ...get(N),
+    ...i32(3),
+    ...SHL,
+    ...ADD,
+    ...set(END_P),
+    ...BLOCK,
+    ...get(PARENT),
+    ...get(END_P),
+    ...GE_U,
+    ...brIf(0),
+    ...LOOP,
+    ...get(PARENT),
+    ...get(PARENT),
+    ...loadV128(),
+    ...get(CHILD),
+    ...loadV128(),
+    ...SUB_F64X2,
+    ...storeV128(),
+    ...get(PARENT),
+    ...i32(16),
+    ...ADD,
+    ...set(PARENT),
+    ...get(CHILD),
+    ...i32(16),
+    ...ADD,
+    ...set(CHILD),
+    ...get(PARENT),
+    ...get(END_P),
+    ...LT_U,
+    ...brIf(0),
+    ...END,
+    ...END,
+  ];
+  return { params: 3, results: 0, locals: [[1, I32]], body };
+}
+
+const EXPORTS: [keyof KernelExports, () => Func][] = [
+  ["histDense", () => histKernel(false, false)],
+  ["histSparse", () => histKernel(false, true)],
+  ["packedDense", () => histKernel(true, false)],
+  ["packedSparse", () => histKernel(true, true)],
+  ["partition", partitionKernel],
+  ["subtract", subtractKernel],
+];
+
+/** The module's bytes, importing memory `env.memory` (shared or not, as it will be given). */
+function moduleBytes(shared: boolean): Uint8Array {
+  const funcs = EXPORTS.map(([, make]) => make());
+  const types = funcs.map((f) => [
+    0x60,
+    ...vector(Array.from({ length: f.params }, () => [I32])),
+    ...vector(Array.from({ length: f.results }, () => [I32])),
+  ]);
+  // A shared memory must declare a maximum; 65536 pages is the whole 32-bit space.
+  const limits = shared ? [0x03, 1, ...uleb(65536)] : [0x00, 1];
+  const codes = funcs.map((f) => {
+    const body = [...vector(f.locals.map(([n, t]) => [...uleb(n), t])), ...f.body, ...END];
+    return [...uleb(body.length), ...body];
+  });
+  return new Uint8Array([
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
+    ...section(1, vector(types)),
+    ...section(2, vector([[...name("env"), ...name("memory"), 0x02, ...limits]])),
+    ...section(3, vector(funcs.map((_, i) => uleb(i)))),
+    ...section(7, vector(EXPORTS.map(([n], i) => [...name(n), 0x00, ...uleb(i)]))),
+    ...section(10, vector(codes)),
+  ]);
+}
+
+const modules = new Map<boolean, object | null>();
+
+/** The compiled module, or null where WebAssembly (with SIMD) is unavailable. */
+function kernelModule(shared: boolean): object | null {
+  if (!modules.has(shared)) {
+    let m: object | null = null;
+    try {
+      if (wasm) m = new wasm.Module(moduleBytes(shared));
+    } catch {
+      m = null;
+    }
+    modules.set(shared, m);
+  }
+  return modules.get(shared)!;
+}
+
+/** Whether the wasm kernels can run here. */
+export function kernelsAvailable(shared: boolean): boolean {
+  return kernelModule(shared) !== null;
+}
+
+/** The kernels over `memory` (which must be shared iff `shared`). */
+export function instantiateKernels(memory: KernelMemory, shared: boolean): KernelExports {
+  const m = kernelModule(shared);
+  if (!m || !wasm) throw new Error("WebAssembly kernels are unavailable");
+  return new wasm.Instance(m, { env: { memory } }).exports as KernelExports;
+}
+
+/** Largest memory the kernels use: pointers stay below 2^31, so they are positive in JavaScript. */
+export const MAX_KERNEL_BYTES = 2 ** 31 - 65536;
+
+/**
+ * Lays out buffers in one wasm memory: `alloc` hands out aligned byte offsets, then
+ * `create` makes the memory (the size is fixed from then on, so views never detach).
+ */
+export class KernelArena {
+  private top = 0;
+
+  /** Reserves `bytes` (rounded up to 16) and returns their byte offset. */
+  alloc(bytes: number): number {
+    const at = this.top;
+    this.top += Math.ceil(Math.max(bytes, 1) / 16) * 16;
+    return at;
+  }
+
+  get size(): number {
+    return this.top;
+  }
+
+  /** A memory holding everything allocated, or null when it would be too large. */
+  create(shared: boolean): KernelMemory | null {
+    if (this.top > MAX_KERNEL_BYTES || !wasm || !kernelsAvailable(shared)) return null;
+    const pages = Math.max(1, Math.ceil(this.top / 65536));
+    try {
+      return shared
+        ? new wasm.Memory({ initial: pages, maximum: pages, shared: true })
+        : new wasm.Memory({ initial: pages, maximum: pages });
+    } catch {
+      return null;
+    }
+  }
+}
