@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Rng } from "../../datasets/rng.js";
-import { binMatrix, fitBinLayout, MISSING_BIN } from "./binning.js";
+import { binMatrix, CutIndex, fitBinLayout, MISSING_BIN, numericBin, sortFloat32 } from "./binning.js";
 
 function column(values: number[]) {
   return { data: Float64Array.from(values), rows: values.length, cols: 1 };
@@ -65,5 +65,40 @@ describe("binning", () => {
     const c = fitBinLayout(X, { maxBins: 32, sampleRows: 1000, seed: 2 });
     expect(Array.from(a.features[0]!.cuts)).toEqual(Array.from(b.features[0]!.cuts));
     expect(Array.from(a.features[0]!.cuts)).not.toEqual(Array.from(c.features[0]!.cuts));
+  });
+
+  it("sorts float32 columns exactly as the built-in sort (radix sort)", () => {
+    const rng = new Rng(3);
+    const gens = [
+      () => rng.normal() * 100,
+      () => Math.round(rng.normal() * 4) / 2,
+      () => (rng.next() < 0.5 ? -0 : 0),
+      () => Math.exp(rng.normal() * 30) * (rng.next() < 0.3 ? -1 : 1),
+      () => 7,
+    ];
+    for (const gen of gens) {
+      const a = Float32Array.from({ length: 5000 }, gen).subarray(3, 4990);
+      const b = a.slice();
+      sortFloat32(a);
+      b.sort();
+      expect(a.every((v, i) => Object.is(v, b[i]))).toBe(true);
+    }
+  });
+
+  it("finds bins through the cut index exactly as by binary search", () => {
+    const rng = new Rng(4);
+    const cases = [
+      Float64Array.from({ length: 254 }, () => Math.fround(rng.normal())).sort(),
+      // Clustered cuts next to a far outlier, negative and positive, with a cut at 0.
+      Float64Array.from([-1e30, -5, -1e-3, 0, 1e-30, 1.7e9, 1.7e9 + 128, 1.7e9 + 256, 1.7e9 + 384].map(Math.fround)),
+      Float64Array.from([Math.fround(2.5)]),
+      new Float64Array(0),
+    ];
+    for (const cuts of cases) {
+      const index = new CutIndex(cuts);
+      const probes = [...cuts, ...Array.from(cuts, (c) => c * (1 + 1e-7)), -0, 0, 1e38, -1e38, 1.7e9 + 200];
+      for (let i = 0; i < 2000; i++) probes.push(rng.normal() * 10 ** rng.int(-3, 12));
+      for (const v of probes) expect(index.bin(v)).toBe(numericBin(cuts, v));
+    }
   });
 });

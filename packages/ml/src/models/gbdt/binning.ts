@@ -101,23 +101,48 @@ export function fitBinLayout(X: Matrix, options: BinningOptions): BinLayout {
     }
   }
   const sample = sampleRowIds(X.rows, options.sampleRows ?? DEFAULT_SAMPLE_ROWS, options.seed ?? 0);
-  const values = new Float32Array(sample.length);
+  const m = sample.length;
+  const { data, cols } = X;
+  // Columns are gathered a group of features at a time, walking the sampled rows in blocks:
+  // reading one column of a row-major matrix at a time would stream the whole matrix
+  // through the cache once per feature.
+  const group = Math.max(1, Math.min(cols, Math.floor(GATHER_VALUES / Math.max(1, m))));
+  const values = new Float32Array(group * m);
+  const counts = new Int32Array(group);
   const features: FeatureBins[] = [];
-  for (let f = 0; f < X.cols; f++) {
-    let n = 0;
-    for (let k = 0; k < sample.length; k++) {
-      const v = X.data[sample[k]! * X.cols + f]!;
-      if (!Number.isNaN(v)) values[n++] = v;
+  for (let f0 = 0; f0 < cols; f0 += group) {
+    const f1 = Math.min(cols, f0 + group);
+    counts.fill(0);
+    for (let k0 = 0; k0 < m; k0 += ROW_BLOCK) {
+      const k1 = Math.min(m, k0 + ROW_BLOCK);
+      for (let f = f0; f < f1; f++) {
+        const o = (f - f0) * m;
+        let n = counts[f - f0]!;
+        for (let k = k0; k < k1; k++) {
+          const v = data[sample[k]! * cols + f]!;
+          if (!Number.isNaN(v)) values[o + n++] = v;
+        }
+        counts[f - f0] = n;
+      }
     }
-    const present = values.subarray(0, n);
-    features.push(cat.has(f) ? categoricalBins(present, maxBins) : numericBins(present, maxBins));
+    for (let f = f0; f < f1; f++) {
+      const o = (f - f0) * m;
+      const present = values.subarray(o, o + counts[f - f0]!);
+      features.push(cat.has(f) ? categoricalBins(present, maxBins) : numericBins(present, maxBins));
+    }
   }
   return { features };
 }
 
+/** Sampled values gathered at once for cut finding (float32 each): bounds the scratch memory. */
+const GATHER_VALUES = 1 << 24;
+
+/** Rows per block when walking a row-major matrix feature by feature: the block stays in cache. */
+const ROW_BLOCK = 256;
+
 /** Quantile cut points over the float32 values of one feature (no NaN); sorts `values`. */
 function numericBins(values: Float32Array, maxBins: number): FeatureBins {
-  values.sort();
+  sortFloat32(values);
   const n = values.length;
   // Distinct values and their counts, in place of the sorted values.
   const distinct = new Float64Array(n);
@@ -161,6 +186,55 @@ function numericBins(values: Float32Array, maxBins: number): FeatureBins {
   return { categorical: false, cuts: Float64Array.from(cuts), codes: new Int32Array(0), numValueBins: cuts.length + 1 };
 }
 
+/** Below this many values the built-in sort is as fast as the radix sort. */
+const RADIX_MIN = 1024;
+
+/**
+ * Sorts float32 values (no NaN) ascending, -0 before +0, exactly as
+ * `Float32Array.prototype.sort`: an LSD radix sort over order-preserving integer keys,
+ * three passes of 11 bits, several times faster than the comparison sort on large columns.
+ */
+export function sortFloat32(values: Float32Array): void {
+  const n = values.length;
+  if (n < RADIX_MIN) {
+    values.sort();
+    return;
+  }
+  const keys = new Uint32Array(values.buffer, values.byteOffset, n);
+  // Negative floats reverse their order with all bits flipped; positive ones move above them.
+  for (let i = 0; i < n; i++) {
+    const u = keys[i]!;
+    keys[i] = u & 0x80000000 ? ~u : u | 0x80000000;
+  }
+  let src: Uint32Array = keys;
+  let dst: Uint32Array = new Uint32Array(n);
+  const count = new Int32Array(2048);
+  for (let shift = 0; shift < 32; shift += 11) {
+    count.fill(0);
+    for (let i = 0; i < n; i++) count[(src[i]! >>> shift) & 0x7ff]!++;
+    // A digit every key shares leaves the order as it is.
+    if (count[(src[0]! >>> shift) & 0x7ff] === n) continue;
+    let sum = 0;
+    for (let d = 0; d < 2048; d++) {
+      const c = count[d]!;
+      count[d] = sum;
+      sum += c;
+    }
+    for (let i = 0; i < n; i++) {
+      const k = src[i]!;
+      dst[count[(k >>> shift) & 0x7ff]!++] = k;
+    }
+    const t = src;
+    src = dst;
+    dst = t;
+  }
+  if (src !== keys) keys.set(src);
+  for (let i = 0; i < n; i++) {
+    const k = keys[i]!;
+    keys[i] = k & 0x80000000 ? k & 0x7fffffff : ~k;
+  }
+}
+
 /** The category code of a value, or -1 for missing (NaN, negative). Fractions truncate, as at predict time. */
 export function categoryCode(v: number): number {
   return v >= 0 ? Math.trunc(v) : -1;
@@ -178,7 +252,7 @@ function categoricalBins(values: Float32Array, maxBins: number): FeatureBins {
 }
 
 /** The value bin of a numeric value (not NaN): 1 + number of cuts <= fround(v). */
-function numericBin(cuts: Float64Array, v: number): number {
+export function numericBin(cuts: Float64Array, v: number): number {
   const x = Math.fround(v);
   let lo = 0;
   let hi = cuts.length;
@@ -188,6 +262,72 @@ function numericBin(cuts: Float64Array, v: number): number {
     else hi = mid;
   }
   return lo + 1;
+}
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** An order-preserving integer key of `fround(v)` (v not NaN; -0 counts as +0). */
+function floatKey(v: number): number {
+  f32[0] = v + 0;
+  const u = u32[0]!;
+  return (u & 0x80000000 ? ~u : u | 0x80000000) >>> 0;
+}
+
+/** Buckets of the key range between the first and last cut, for {@link CutIndex}. */
+const INDEX_BUCKETS = 1024;
+
+/**
+ * Finds a value's bin without a full binary search: the value's key picks a bucket of the
+ * key range, which names the few cuts that can fall between it and the bucket start. As
+ * keys are monotone in the value, every cut in an earlier bucket is below the value and
+ * every cut in a later one above, so the answer equals {@link numericBin}'s.
+ */
+export class CutIndex {
+  private readonly lo: number;
+  private readonly hi: number;
+  private readonly shift: number;
+  /** Cuts in buckets before bucket t: `first[t]`; `first` has one more entry than buckets. */
+  private readonly first: Int32Array;
+
+  constructor(private readonly cuts: Float64Array) {
+    const n = cuts.length;
+    this.lo = n > 0 ? floatKey(cuts[0]!) : 0;
+    this.hi = n > 0 ? floatKey(cuts[n - 1]!) : 0;
+    let shift = 0;
+    while ((this.hi - this.lo) / 2 ** shift >= INDEX_BUCKETS) shift++;
+    this.shift = shift;
+    const buckets = Math.floor((this.hi - this.lo) / 2 ** shift) + 1;
+    const first = new Int32Array(buckets + 1);
+    for (let j = 0; j < n; j++) first[this.bucket(floatKey(cuts[j]!)) + 1]!++;
+    for (let t = 0; t < buckets; t++) first[t + 1]! += first[t]!;
+    this.first = first;
+  }
+
+  private bucket(key: number): number {
+    // key - lo is below 2^32, so the unsigned shift is exact.
+    return (key - this.lo) >>> this.shift;
+  }
+
+  /** 1 + number of cuts <= fround(v), for v not NaN. */
+  bin(v: number): number {
+    const n = this.cuts.length;
+    if (n === 0) return 1;
+    const key = floatKey(v);
+    if (key < this.lo) return 1;
+    if (key > this.hi) return n + 1;
+    const t = this.bucket(key);
+    const x = Math.fround(v);
+    // Usually no cut or one shares the bucket; binary search guards against clustered cuts.
+    let lo = this.first[t]!;
+    let hi = this.first[t + 1]!;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.cuts[mid]! <= x) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo + 1;
+  }
 }
 
 /** Codes up to this value are looked up in an array, larger ones in a Map. */
@@ -208,30 +348,50 @@ export function binMatrix(X: Matrix, layout: BinLayout, shared = false, columns 
   const bins = shared ? new Uint8Array(new SharedArrayBuffer(rows * cols)) : new Uint8Array(rows * cols);
   const colBins = columns ? new Uint8Array(rows * cols) : undefined;
   const data = X.data;
+  // Per-feature lookups, then the rows in cache-sized blocks (see ROW_BLOCK).
+  const indexes = layout.features.map((fb) => (fb.categorical ? null : new CutIndex(fb.cuts)));
+  const dense: (Uint8Array | null)[] = [];
+  const sparse: (Map<number, number> | null)[] = [];
   for (let f = 0; f < cols; f++) {
     const fb = layout.features[f]!;
-    if (fb.categorical) {
-      const maxCode = fb.codes.length > 0 ? fb.codes[fb.codes.length - 1]! : -1;
-      const dense = maxCode < DENSE_CODE_LIMIT ? new Uint8Array(maxCode + 1) : null;
-      const sparse = dense ? null : new Map<number, number>();
-      for (let b = 0; b < fb.codes.length; b++) {
-        if (dense) dense[fb.codes[b]!] = b + 1;
-        else sparse!.set(fb.codes[b]!, b + 1);
-      }
-      for (let r = 0; r < rows; r++) {
-        const c = categoryCode(data[r * cols + f]!);
-        let b = MISSING_BIN;
-        if (c >= 0) b = dense ? (c <= maxCode ? dense[c]! : MISSING_BIN) : (sparse!.get(c) ?? MISSING_BIN);
-        bins[r * cols + f] = b;
-        if (colBins) colBins[f * rows + r] = b;
-      }
+    dense.push(null);
+    sparse.push(null);
+    if (!fb.categorical) continue;
+    const maxCode = fb.codes.length > 0 ? fb.codes[fb.codes.length - 1]! : -1;
+    if (maxCode < DENSE_CODE_LIMIT) {
+      const d = new Uint8Array(maxCode + 1);
+      for (let b = 0; b < fb.codes.length; b++) d[fb.codes[b]!] = b + 1;
+      dense[f] = d;
     } else {
-      const cuts = fb.cuts;
-      for (let r = 0; r < rows; r++) {
-        const v = data[r * cols + f]!;
-        const b = Number.isNaN(v) ? MISSING_BIN : numericBin(cuts, v);
-        bins[r * cols + f] = b;
-        if (colBins) colBins[f * rows + r] = b;
+      const m = new Map<number, number>();
+      for (let b = 0; b < fb.codes.length; b++) m.set(fb.codes[b]!, b + 1);
+      sparse[f] = m;
+    }
+  }
+  for (let r0 = 0; r0 < rows; r0 += ROW_BLOCK) {
+    const r1 = Math.min(rows, r0 + ROW_BLOCK);
+    for (let f = 0; f < cols; f++) {
+      const fb = layout.features[f]!;
+      const cb = f * rows;
+      if (fb.categorical) {
+        const d = dense[f];
+        const sp = sparse[f];
+        const maxCode = d ? d.length - 1 : -1;
+        for (let r = r0; r < r1; r++) {
+          const c = categoryCode(data[r * cols + f]!);
+          let b = MISSING_BIN;
+          if (c >= 0) b = d ? (c <= maxCode ? d[c]! : MISSING_BIN) : (sp!.get(c) ?? MISSING_BIN);
+          bins[r * cols + f] = b;
+          if (colBins) colBins[cb + r] = b;
+        }
+      } else {
+        const index = indexes[f]!;
+        for (let r = r0; r < r1; r++) {
+          const v = data[r * cols + f]!;
+          const b = Number.isNaN(v) ? MISSING_BIN : index.bin(v);
+          bins[r * cols + f] = b;
+          if (colBins) colBins[cb + r] = b;
+        }
       }
     }
   }

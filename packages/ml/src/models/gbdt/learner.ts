@@ -169,14 +169,8 @@ export class TreeLearner {
     nodes.n = 0;
     pool.reset();
     this.builder.setFeatures(features, featureCount);
-    let G = 0;
-    let H = 0;
-    for (let k = 0; k < nRows; k++) {
-      const r = idx[k]!;
-      G += gh[2 * r]!;
-      H += gh[2 * r + 1]!;
-    }
-    nodes.add(0, nRows, 0, G, H);
+    sumGradients(idx, gh, 0, nRows, this.totals);
+    nodes.add(0, nRows, 0, this.totals[0]!, this.totals[1]!);
     if (this.builder.packed) this.builder.quantize(nRows, rng.int(0, 2 ** 31));
     this.finder.setEncoding(this.builder.packed, this.builder.gScale, this.builder.hScale);
     // Candidates: nodes with a pending split, in creation order.
@@ -327,11 +321,9 @@ export class TreeLearner {
       let g = 0;
       let h = 0;
       if (nodes.left[i] === -1) {
-        for (let k = nodes.start[i]!; k < nodes.end[i]!; k++) {
-          const r = idx[k]!;
-          g += gh[2 * r]!;
-          h += gh[2 * r + 1]!;
-        }
+        sumGradients(idx, gh, nodes.start[i]!, nodes.end[i]!, this.totals);
+        g = this.totals[0]!;
+        h = this.totals[1]!;
       } else {
         const l = nodes.left[i]!;
         const r = nodes.right[i]!;
@@ -391,6 +383,19 @@ export class TreeLearner {
       tables: nodes.tables,
     };
   }
+}
+
+/** Gradient and hessian sums of rows `idx[start..end)` into `out`, in row order. */
+function sumGradients(idx: Uint32Array, gh: Float64Array, start: number, end: number, out: Float64Array): void {
+  let g = 0;
+  let h = 0;
+  for (let k = start; k < end; k++) {
+    const r = idx[k]!;
+    g += gh[2 * r]!;
+    h += gh[2 * r + 1]!;
+  }
+  out[0] = g;
+  out[1] = h;
 }
 
 function grown(a: Int32Array): Int32Array<ArrayBuffer> {

@@ -228,8 +228,7 @@ export async function trainGbdt(X: Matrix, y: ArrayLike<number>, options: GbdtOp
           }
         }
         for (let l = 0; l < numLeaves; l++) {
-          const v = tree.value[leafNode[l]!]!;
-          for (let k = leafStart[l]!; k < leafEnd[l]!; k++) margins[idx[k]! * G + g]! += v;
+          addToRows(margins, idx, leafStart[l]!, leafEnd[l]!, G, g, tree.value[leafNode[l]!]!);
         }
         if (m < n) {
           for (let r = 0; r < n; r++) {
@@ -293,6 +292,22 @@ export async function trainGbdt(X: Matrix, y: ArrayLike<number>, options: GbdtOp
     bestScore,
     evalHistory: history,
   };
+}
+
+/**
+ * Adds `v` to group `g` of the margins of rows `idx[start..end)`. A function of its own:
+ * inside the long-running async training loop the same loop is optimised poorly.
+ */
+function addToRows(
+  margins: Float64Array,
+  idx: Uint32Array,
+  start: number,
+  end: number,
+  G: number,
+  g: number,
+  v: number,
+): void {
+  for (let k = start; k < end; k++) margins[idx[k]! * G + g]! += v;
 }
 
 /** Classes of multiclass labels when numClasses is not given: the largest label + 1. */
