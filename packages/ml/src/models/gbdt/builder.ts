@@ -289,10 +289,23 @@ class SerialBuilder implements HistogramBuilder {
 }
 
 /**
- * Below this many (row × feature) cells a histogram is built on the calling thread: waking
- * a worker costs tens of microseconds.
+ * When worker threads pay off. Results are the same either way; tests lower both limits to
+ * exercise the workers on small data.
  */
-const MIN_PARALLEL_CELLS = 64 * 1024;
+export const threadSettings = {
+  /**
+   * Below this many cells of histogram input (rows × features × trees) `trainGbdt` stays
+   * on the calling thread whatever `threads` says: starting a worker takes about 0.1 s,
+   * and a tree's histograms, about 2.5 × rows × features cells at well under a nanosecond
+   * each in the wasm kernels, save less than that when shared.
+   */
+  minWork: 2e8,
+  /**
+   * Below this many (row × feature) cells a histogram is built on the calling thread:
+   * waking a worker costs tens of microseconds, about what the kernels take for 64k cells.
+   */
+  minCells: 256 * 1024,
+};
 
 /** Features per chunk, about: fewer means more passes over the rows, more means coarser sharing. */
 const CHUNK_FEATURES = 8;
@@ -308,14 +321,20 @@ const WORKER_TIMEOUT_MS = 120_000;
  */
 class ThreadedBuilder extends SerialBuilder {
   private readonly ctrl = new Int32Array(new SharedArrayBuffer(CTRL_SIZE * 4));
-  private readonly workers: Worker[] = [];
   private seq = 0;
   private chunks = 1;
 
-  constructor(data: BinnedMatrix, capacity: number, numWorkers: number, packed: boolean) {
+  private readonly workers: Worker[];
+
+  constructor(
+    data: BinnedMatrix,
+    capacity: number,
+    private readonly crew: HistogramWorkers,
+    packed: boolean,
+  ) {
     super(data, capacity, true, packed);
-    const { entry, eval: isEval } = workerEntry();
-    for (let w = 0; w < numWorkers; w++) {
+    this.workers = crew.workers;
+    for (const worker of this.workers) {
       const init: WorkerInit = {
         ctrl: this.ctrl.buffer as SharedArrayBuffer,
         ...(this.memory ? { memory: this.memory, at: this.at! } : {}),
@@ -330,9 +349,7 @@ class ThreadedBuilder extends SerialBuilder {
         slotSize: this.pool.slotSize,
         slots: this.pool.capacity,
       };
-      const worker = new Worker(entry, { workerData: init, eval: isEval });
-      worker.unref();
-      this.workers.push(worker);
+      worker.postMessage(init);
     }
   }
 
@@ -340,8 +357,13 @@ class ThreadedBuilder extends SerialBuilder {
   async ready(): Promise<void> {
     await Promise.all(
       this.workers.map(
-        (w) =>
+        (w, i) =>
           new Promise<void>((resolve, reject) => {
+            const failed = this.crew.failures[i];
+            if (failed !== undefined) {
+              reject(workerFailed(failed));
+              return;
+            }
             const onError = (err: unknown) => reject(workerFailed(err));
             w.once("message", () => {
               w.off("error", onError);
@@ -365,7 +387,7 @@ class ThreadedBuilder extends SerialBuilder {
   }
 
   override build(slot: number, start: number, end: number): void {
-    if ((end - start) * this.count < MIN_PARALLEL_CELLS) {
+    if ((end - start) * this.count < threadSettings.minCells) {
       super.build(slot, start, end);
       return;
     }
@@ -450,21 +472,61 @@ function workerEntry(): { entry: URL | string; eval: boolean } {
  * A histogram builder over `data`: serial when `threads <= 1`, otherwise the calling thread
  * plus `threads - 1` workers (their startup is awaited here).
  */
+/** Worker threads started ahead of their builder, so they load while the data is binned. */
+export interface HistogramWorkers {
+  readonly workers: Worker[];
+  /** A worker's startup error, by index, until a builder takes over. */
+  readonly failures: unknown[];
+}
+
+/**
+ * Starts the `threads - 1` workers a threaded builder over `cols` features will use, or
+ * returns undefined when it will not use any. Hand them to {@link createHistogramBuilder},
+ * or to {@link stopHistogramWorkers} if training ends before.
+ */
+export function startHistogramWorkers(threads: number, cols: number): HistogramWorkers | undefined {
+  if (threads <= 1 || cols < 2) return undefined;
+  const { entry, eval: isEval } = workerEntry();
+  const crew: HistogramWorkers = { workers: [], failures: [] };
+  for (let w = 0; w < Math.min(threads, cols) - 1; w++) {
+    const worker = new Worker(entry, { eval: isEval });
+    worker.unref();
+    // Kept until the builder listens, so an early failure is neither lost nor uncaught.
+    worker.on("error", (err) => {
+      crew.failures[w] ??= err;
+    });
+    crew.workers.push(worker);
+  }
+  return crew;
+}
+
+export async function stopHistogramWorkers(crew: HistogramWorkers | undefined): Promise<void> {
+  if (crew) await Promise.all(crew.workers.map((w) => w.terminate()));
+}
+
+/**
+ * A histogram builder over `data`: serial when `threads <= 1`, otherwise the calling thread
+ * plus `threads - 1` workers (`crew` from {@link startHistogramWorkers}, or started here);
+ * their startup is awaited here.
+ */
 export async function createHistogramBuilder(
   data: BinnedMatrix,
   capacity: number,
   threads: number,
   packed = false,
+  crew?: HistogramWorkers,
 ): Promise<HistogramBuilder> {
-  if (threads <= 1 || data.cols < 2) return new SerialBuilder(data, capacity, false, packed);
-  if (!(data.bins.buffer instanceof SharedArrayBuffer)) {
-    throw new QuintetError("INTERNAL", "threaded histograms need bins in shared memory (binMatrix(..., true))");
-  }
-  const b = new ThreadedBuilder(data, capacity, Math.min(threads, data.cols) - 1, packed);
+  const workers = crew ?? startHistogramWorkers(threads, data.cols);
+  if (!workers) return new SerialBuilder(data, capacity, false, packed);
+  let b: ThreadedBuilder | undefined;
   try {
+    if (!(data.bins.buffer instanceof SharedArrayBuffer)) {
+      throw new QuintetError("INTERNAL", "threaded histograms need bins in shared memory (binMatrix(..., true))");
+    }
+    b = new ThreadedBuilder(data, capacity, workers, packed);
     await b.ready();
   } catch (err) {
-    await b.close();
+    await stopHistogramWorkers(workers);
     throw err;
   }
   return b;

@@ -1,5 +1,5 @@
 import { CancelledError, type QuintetError, ValidationError } from "@quintet/core";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { Rng } from "../../datasets/rng.js";
 import { accuracy, logLoss, multiLogLoss, rocAuc } from "../../metrics/classification.js";
 import { mae, poissonNegLogLik, rmse } from "../../metrics/regression.js";
@@ -7,6 +7,7 @@ import type { Matrix } from "../ensemble/matrix.js";
 import { leafIndex } from "../ensemble/reference.js";
 import { SplitKind, type TreeEnsemble } from "../ensemble/types.js";
 import { compileEnsemble } from "../predict/compile.js";
+import { threadSettings } from "./builder.js";
 import { GbdtClassifier, GbdtRegressor } from "./estimators.js";
 import { featureImportance } from "./importance.js";
 import type { GbdtProgress } from "./options.js";
@@ -324,7 +325,13 @@ describe("trainGbdt: determinism, threads, early stopping, progress", () => {
   });
 
   it("threaded training gives exactly the serial model", async () => {
-    // 6000 rows x 20 features: the larger nodes' histograms go to the worker.
+    // Small data stays serial by default: let every histogram go to the workers here.
+    const saved = { ...threadSettings };
+    threadSettings.minWork = 0;
+    threadSettings.minCells = 0;
+    onTestFinished(() => {
+      Object.assign(threadSettings, saved);
+    });
     const serial = await trainGbdt(t.X, t.y, { ...opts, threads: 1 });
     const threaded = await trainGbdt(t.X, t.y, { ...opts, threads: 2 });
     expect(treesOf(threaded)).toEqual(treesOf(serial));

@@ -1,7 +1,7 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { Rng } from "../../datasets/rng.js";
 import type { TreeEnsemble } from "../ensemble/types.js";
-import { kernelSettings } from "./builder.js";
+import { kernelSettings, threadSettings } from "./builder.js";
 import { buildHistogram, buildPackedHistogram, partitionRows, subtractHistogram } from "./histogram.js";
 import { instantiateKernels, KernelArena } from "./kernels.js";
 import { binaryTable, categoricalTable } from "./test-data.js";
@@ -115,6 +115,12 @@ describe("training with and without the wasm kernels", () => {
       () => trainGbdt(t.X, t.y, { objective: "binary", numRounds: 8, quantizedGradients: true, threads: 1 }),
       () => trainGbdt(c.X, c.y, { objective: "binary", numRounds: 8, categoricalFeatures: [0], threads: 1 }),
     ];
+    const saved = { ...threadSettings };
+    threadSettings.minWork = 0;
+    threadSettings.minCells = 0;
+    onTestFinished(() => {
+      Object.assign(threadSettings, saved);
+    });
     for (const run of runs) {
       kernelSettings.wasm = false;
       let plain: TreeEnsemble;

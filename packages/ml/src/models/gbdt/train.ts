@@ -4,7 +4,13 @@ import { isBetter, type MetricName, metricByName, type NamedMetric } from "../..
 import type { Matrix } from "../ensemble/matrix.js";
 import type { Link, Tree, TreeEnsemble } from "../ensemble/types.js";
 import { type BinnedMatrix, binMatrix, fitBinLayout } from "./binning.js";
-import { createHistogramBuilder, poolCapacity } from "./builder.js";
+import {
+  createHistogramBuilder,
+  poolCapacity,
+  startHistogramWorkers,
+  stopHistogramWorkers,
+  threadSettings,
+} from "./builder.js";
 import { checkLabelArray, checkTrainingMatrix, resolveThreads, rowWeights } from "./inputs.js";
 import { binnedLeaf, type GrownTree, sampleFeatures, TreeLearner } from "./learner.js";
 import { checkLabels, makeObjective, type Objective } from "./objectives.js";
@@ -144,24 +150,35 @@ export async function trainGbdt(X: Matrix, y: ArrayLike<number>, options: GbdtOp
   const metric = metricByName(metricName);
   const evalTrain = params.evalTrain ?? options.onIteration !== undefined;
 
-  const layout = fitBinLayout(X, {
-    maxBins: params.maxBins,
-    categoricalFeatures: params.categoricalFeatures,
-    sampleRows: params.binSampleRows,
-    seed: params.seed,
-  });
-  const threads = resolveThreads(params.threads, X.rows, X.cols);
-  const data = binMatrix(X, layout, threads > 1, true);
-  const vData = valid ? binMatrix(valid.X as Matrix, layout) : undefined;
+  const G = obj.numGroups;
+  const work = X.rows * X.cols * params.numRounds * G;
+  const threads = work < threadSettings.minWork ? 1 : resolveThreads(params.threads, X.rows, X.cols);
+  // Workers load their code while this thread bins the data.
+  const crew = startHistogramWorkers(threads, X.cols);
+  let data: BinnedMatrix;
+  let vData: BinnedMatrix | undefined;
+  try {
+    const layout = fitBinLayout(X, {
+      maxBins: params.maxBins,
+      categoricalFeatures: params.categoricalFeatures,
+      sampleRows: params.binSampleRows,
+      seed: params.seed,
+    });
+    data = binMatrix(X, layout, threads > 1, true);
+    vData = valid ? binMatrix(valid.X as Matrix, layout) : undefined;
+  } catch (err) {
+    await stopHistogramWorkers(crew);
+    throw err;
+  }
   const builder = await createHistogramBuilder(
     data,
     poolCapacity(X.cols, params.maxDepth, params.numLeaves),
     threads,
     params.quantizedGradients,
+    crew,
   );
 
   const n = X.rows;
-  const G = obj.numGroups;
   const base = obj.baseMargin(y, weights);
   const margins = new Float64Array(n * G);
   for (let r = 0; r < n; r++) for (let g = 0; g < G; g++) margins[r * G + g] = base[g]!;

@@ -3,12 +3,13 @@
  * chunks of the task's features until none is left (see protocol.ts). Loaded with
  * `new Worker`.
  */
-import { parentPort, workerData } from "node:worker_threads";
+import { parentPort } from "node:worker_threads";
 import { buildHistogram, buildPackedHistogram } from "./histogram.js";
 import { instantiateKernels } from "./kernels.js";
 import { Cmd, CTRL, claimChunk, claimTag, type WorkerInit } from "./protocol.js";
 
-const init = workerData as WorkerInit;
+// The worker starts before training has its buffers: they arrive as the first message.
+const init = await new Promise<WorkerInit>((resolve) => parentPort!.once("message", resolve));
 const ctrl = new Int32Array(init.ctrl);
 const at = init.at;
 const kernels = init.memory ? instantiateKernels(init.memory, true) : null;
