@@ -16,6 +16,7 @@ import {
 } from "./histogram.js";
 import { instantiateKernels, KernelArena, type KernelExports, type KernelMemory } from "./kernels.js";
 import { Cmd, CTRL, CTRL_SIZE, claimChunk, claimTag, MAX_CHUNKS, type WorkerInit } from "./protocol.js";
+import type { NumericScan } from "./split.js";
 
 /**
  * Builds node histograms for the tree learner. The learner partitions `idx` in place and
@@ -51,6 +52,8 @@ export interface HistogramBuilder {
    * Needs column-major bins (`binMatrix(..., columns = true)`).
    */
   partition(start: number, end: number, feature: number, goLeft: Uint8Array): number;
+  /** The wasm split scan over this builder's histograms, when they are in wasm memory. */
+  readonly scan: NumericScan | null;
   /** Stops the workers (no-op when serial). */
   close(): Promise<void>;
 }
@@ -92,6 +95,7 @@ export interface KernelLayout {
   feats: number;
   goLeft: number;
   pool: number;
+  scanOut: number;
 }
 
 class SerialBuilder implements HistogramBuilder {
@@ -116,6 +120,7 @@ class SerialBuilder implements HistogramBuilder {
   private readonly scratch: Uint32Array;
   private readonly goLeft: Uint8Array;
   private readonly featureStride: number;
+  readonly scan: NumericScan | null = null;
 
   constructor(
     protected readonly data: BinnedMatrix,
@@ -139,6 +144,7 @@ class SerialBuilder implements HistogramBuilder {
         goLeft: a.alloc(256),
         bins: a.alloc(rows * cols),
         colBins: a.alloc(hasColumns ? rows * cols : 0),
+        scanOut: a.alloc(16),
       };
       const memory = a.create(shared);
       if (memory) {
@@ -163,6 +169,13 @@ class SerialBuilder implements HistogramBuilder {
       this.q = new Float64Array(buf, at.q, packed ? rows : 1);
       this.feats = new Int32Array(buf, at.feats, Math.max(1, cols));
       this.goLeft = new Uint8Array(buf, at.goLeft, 256);
+      this.scan = {
+        kernels: this.kernels!,
+        buffer: buf,
+        out: at.scanOut,
+        gain: new Float64Array(buf, at.scanOut, 1),
+        missLeft: new Int32Array(buf, at.scanOut + 8, 1),
+      };
       this.bins = new Uint8Array(buf, at.bins, rows * cols);
       this.bins.set(data.bins);
       if (hasColumns) new Uint8Array(buf, at.colBins, rows * cols).set(data.colBins!);

@@ -113,6 +113,7 @@ describe("training with and without the wasm kernels", () => {
       () => trainGbdt(t.X, t.y, { objective: "binary", numRounds: 8, colsampleByTree: 0.7, threads: 1 }),
       () => trainGbdt(t.X, t.y, { objective: "binary", numRounds: 8, threads: 2 }),
       () => trainGbdt(t.X, t.y, { objective: "binary", numRounds: 8, quantizedGradients: true, threads: 1 }),
+      () => trainGbdt(t.X, t.y, { objective: "binary", numRounds: 8, lambda: 0, minChildWeight: 0, threads: 1 }),
       () => trainGbdt(c.X, c.y, { objective: "binary", numRounds: 8, categoricalFeatures: [0], threads: 1 }),
     ];
     const saved = { ...threadSettings };

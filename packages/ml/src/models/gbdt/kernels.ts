@@ -74,6 +74,23 @@ export interface KernelExports {
   partition(idx: number, start: number, end: number, col: number, goLeft: number, scratch: number): number;
   /** `parent[i] -= child[i]` for `n` doubles from byte offsets `parent`, `child` (n even). */
   subtract(parent: number, child: number, n: number): void;
+  /**
+   * The numeric threshold scan of split.ts for one feature of an exact histogram (no L1
+   * penalty, no step cap): the best bin above `bestGain`, or -1. Writes the winning gain
+   * (f64) and whether missing goes left (i32) at `out`.
+   */
+  scanNumeric(
+    hist: number,
+    nb: number,
+    hasMissing: number,
+    G: number,
+    H: number,
+    lambda: number,
+    minChild: number,
+    parentScore: number,
+    bestGain: number,
+    out: number,
+  ): number;
 }
 
 /** A wasm memory (the compiler's libraries here do not declare the WebAssembly API). */
@@ -145,6 +162,29 @@ const storeV128 = (offset = 0) => [0xfd, 0x0b, 4, ...uleb(offset)];
 const ADD_F64X2 = [0xfd, ...uleb(240)];
 const SUB_F64X2 = [0xfd, ...uleb(241)];
 const MEMORY_COPY = [0xfc, ...uleb(10), 0, 0];
+const F64 = 0x7c;
+const AND = [0x71];
+const GT_S = [0x4a];
+const LT_S = [0x48];
+const LE_S = [0x4c];
+const SELECT = [0x1b];
+const ADD_F = [0xa0];
+const SUB_F = [0xa1];
+const GT_F = [0x64];
+const GE_F = [0x66];
+const MUL_F64X2 = [0xfd, ...uleb(242)];
+const DIV_F64X2 = [0xfd, ...uleb(243)];
+const SPLAT_F64X2 = [0xfd, ...uleb(20)];
+const lane = (i: number) => [0xfd, ...uleb(33), i];
+const replaceLane = (i: number) => [0xfd, ...uleb(34), i];
+/** i8x16.shuffle picking the 64-bit lane `a` of the first operand and lane `b` of the second. */
+const pairOf = (a: number, b: number) => [
+  0xfd,
+  0x0d,
+  ...Array.from({ length: 8 }, (_, i) => a * 8 + i),
+  ...Array.from({ length: 8 }, (_, i) => 16 + b * 8 + i),
+];
+const IF = [0x04, 0x40];
 /** `block` and `loop` with no result; `end`; branches by relative depth. */
 const BLOCK = [0x02, 0x40];
 const LOOP = [0x03, 0x40];
@@ -153,7 +193,8 @@ const br = (depth: number) => [0x0c, ...uleb(depth)];
 const brIf = (depth: number) => [0x0d, ...uleb(depth)];
 
 interface Func {
-  params: number;
+  /** Parameter count (all i32) or types. */
+  params: number | number[];
   results: number;
   /** Extra locals as [count, type] groups. */
   locals: [number, number][];
@@ -477,6 +518,175 @@ function subtractKernel(): Func {
   return { params: 3, results: 0, locals: [[1, I32]], body };
 }
 
+/**
+ * The numeric split scan, operation for operation as `SplitFinder.findNumeric`'s common
+ * case: the running (grad, hess) sums are one f64x2, and the left and right children's
+ * g² / (h + lambda) come from one f64x2 multiply and one f64x2 divide.
+ */
+function scanKernel(): Func {
+  const HIST = 0;
+  const NB = 1;
+  const MISSING = 2;
+  const G = 3;
+  const H = 4;
+  const LAMBDA = 5;
+  const MIN_CHILD = 6;
+  const PARENT = 7;
+  const BEST = 8;
+  const OUT = 9;
+  // i32 locals
+  const B = 10;
+  const LAST = 11;
+  const P = 12;
+  const BEST_BIN = 13;
+  const MISS_LEFT = 14;
+  // v128 locals
+  const SUM = 15;
+  const TOTAL = 16;
+  const MISS = 17;
+  const LAM = 18;
+  const LEFT = 19;
+  const RIGHT = 20;
+  const DEN = 21;
+  const NUM = 22;
+  // f64 local
+  const GAIN = 23;
+  /** Scores the split with left sums in LEFT; takes it when better, with missing side `m`. */
+  const consider = (m: number): number[] => [
+    ...get(TOTAL),
+    ...get(LEFT),
+    ...SUB_F64X2,
+    ...set(RIGHT),
+    // (hl, hr) and (gl, gr)
+    ...get(LEFT),
+    ...get(RIGHT),
+    ...pairOf(1, 1),
+    ...tee(DEN),
+    ...lane(0),
+    ...get(MIN_CHILD),
+    ...GE_F,
+    ...get(DEN),
+    ...lane(1),
+    ...get(MIN_CHILD),
+    ...GE_F,
+    ...AND,
+    ...IF,
+    ...get(LEFT),
+    ...get(RIGHT),
+    ...pairOf(0, 0),
+    ...tee(NUM),
+    ...get(NUM),
+    ...MUL_F64X2,
+    ...get(DEN),
+    ...get(LAM),
+    ...ADD_F64X2,
+    ...DIV_F64X2,
+    ...tee(NUM),
+    ...lane(0),
+    ...get(NUM),
+    ...lane(1),
+    ...ADD_F,
+    ...get(PARENT),
+    ...SUB_F,
+    ...tee(GAIN),
+    ...get(BEST),
+    ...GT_F,
+    ...IF,
+    ...get(GAIN),
+    ...set(BEST),
+    ...get(B),
+    ...set(BEST_BIN),
+    ...i32(m),
+    ...set(MISS_LEFT),
+    ...END,
+    ...END,
+  ];
+  const body = [
+    ...get(G),
+    ...SPLAT_F64X2,
+    ...get(H),
+    ...replaceLane(1),
+    ...set(TOTAL),
+    ...get(HIST),
+    ...loadV128(),
+    ...set(MISS),
+    ...get(LAMBDA),
+    ...SPLAT_F64X2,
+    ...set(LAM),
+    ...i32(-1),
+    ...set(BEST_BIN),
+    // With missing rows, "every value left, missing right" (bin nb) is a split too.
+    ...get(NB),
+    ...get(NB),
+    ...i32(1),
+    ...SUB,
+    ...get(MISSING),
+    ...SELECT,
+    ...set(LAST),
+    ...i32(1),
+    ...set(B),
+    ...get(HIST),
+    ...i32(16),
+    ...ADD,
+    ...set(P),
+    ...BLOCK,
+    ...get(B),
+    ...get(LAST),
+    ...GT_S,
+    ...brIf(0),
+    ...LOOP,
+    ...get(SUM),
+    ...get(P),
+    ...loadV128(),
+    ...ADD_F64X2,
+    ...tee(SUM),
+    ...set(LEFT),
+    ...consider(0),
+    ...get(MISSING),
+    ...get(B),
+    ...get(NB),
+    ...LT_S,
+    ...AND,
+    ...IF,
+    ...get(SUM),
+    ...get(MISS),
+    ...ADD_F64X2,
+    ...set(LEFT),
+    ...consider(1),
+    ...END,
+    ...get(P),
+    ...i32(16),
+    ...ADD,
+    ...set(P),
+    ...get(B),
+    ...i32(1),
+    ...ADD,
+    ...tee(B),
+    ...get(LAST),
+    ...LE_S,
+    ...brIf(0),
+    ...END,
+    ...END,
+    ...get(OUT),
+    ...get(BEST),
+    ...storeF64(),
+    ...get(OUT),
+    ...get(MISS_LEFT),
+    ...store32(8),
+    ...get(BEST_BIN),
+  ];
+  return {
+    params: [I32, I32, I32, F64, F64, F64, F64, F64, F64, I32],
+    results: 1,
+    locals: [
+      [5, I32],
+      [8, V128],
+      [1, F64],
+    ],
+    body,
+  };
+}
+
 const EXPORTS: [keyof KernelExports, () => Func][] = [
   ["histDense", () => histKernel(false, false)],
   ["histSparse", () => histKernel(false, true)],
@@ -484,6 +694,7 @@ const EXPORTS: [keyof KernelExports, () => Func][] = [
   ["packedSparse", () => histKernel(true, true)],
   ["partition", partitionKernel],
   ["subtract", subtractKernel],
+  ["scanNumeric", scanKernel],
 ];
 
 /** The module's bytes, importing memory `env.memory` (shared or not, as it will be given). */
@@ -491,7 +702,7 @@ function moduleBytes(shared: boolean): Uint8Array {
   const funcs = EXPORTS.map(([, make]) => make());
   const types = funcs.map((f) => [
     0x60,
-    ...vector(Array.from({ length: f.params }, () => [I32])),
+    ...vector((typeof f.params === "number" ? Array.from({ length: f.params }, () => I32) : f.params).map((t) => [t])),
     ...vector(Array.from({ length: f.results }, () => [I32])),
   ]);
   // A shared memory must declare a maximum; 65536 pages is the whole 32-bit space.

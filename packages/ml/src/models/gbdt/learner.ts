@@ -151,6 +151,7 @@ export class TreeLearner {
     private readonly builder: HistogramBuilder,
   ) {
     this.finder = new SplitFinder(data.layout, params);
+    this.finder.setScan(builder.scan);
     this.nodeFeatures = new Int32Array(data.cols);
     this.sampleBuf = new Int32Array(data.cols);
     this.numBins = Int32Array.from(data.layout.features, (f) => f.numValueBins + 1);

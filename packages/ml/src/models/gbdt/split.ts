@@ -1,5 +1,16 @@
 import { BIN_STRIDE, type BinLayout, MISSING_BIN } from "./binning.js";
 import { HIST_FEATURE_STRIDE, PACK, PACKED_FEATURE_STRIDE } from "./histogram.js";
+import type { KernelExports } from "./kernels.js";
+
+/** The wasm threshold scan, for histograms that live in the kernels' memory `buffer`. */
+export interface NumericScan {
+  kernels: KernelExports;
+  buffer: ArrayBufferLike;
+  /** Byte offset of the scan's result: the gain (f64), then missing-left (i32). */
+  out: number;
+  gain: Float64Array;
+  missLeft: Int32Array;
+}
 
 /** Regularisation and constraints that decide whether and where a node splits. */
 export interface SplitParams {
@@ -111,6 +122,7 @@ export class SplitFinder {
   /** A packed feature histogram decoded to (grad, hess) pairs. */
   private readonly decoded = new Float64Array(HIST_FEATURE_STRIDE);
   private packed = false;
+  private scan: NumericScan | null = null;
   private gScale = 1;
   private hScale = 1;
 
@@ -118,6 +130,11 @@ export class SplitFinder {
     private readonly layout: BinLayout,
     private readonly p: SplitParams,
   ) {}
+
+  /** Scans numeric features of histograms in `scan.buffer` with the wasm kernel. */
+  setScan(scan: NumericScan | null): void {
+    this.scan = scan;
+  }
 
   /** Histograms of the next tree are packed with these scales (or exact when `packed` is false). */
   setEncoding(packed: boolean, gScale: number, hScale: number): void {
@@ -203,7 +220,16 @@ export class SplitFinder {
     let bestMissLeft = false;
     // With missing rows present, "every value left, missing right" (bin nb) is a split too.
     const last = hasMissing ? nb : nb - 1;
-    if (p.alpha === 0 && p.maxDeltaStep === 0) {
+    const scan = this.scan;
+    if (p.alpha === 0 && p.maxDeltaStep === 0 && scan !== null && hist.buffer === scan.buffer) {
+      const ptr = hist.byteOffset + off * 8;
+      const mis = hasMissing ? 1 : 0;
+      bestBin = scan.kernels.scanNumeric(ptr, nb, mis, G, H, p.lambda, minChild, parentScore, bestGain, scan.out);
+      if (bestBin >= 0) {
+        bestGain = scan.gain[0]!;
+        bestMissLeft = scan.missLeft[0] === 1;
+      }
+    } else if (p.alpha === 0 && p.maxDeltaStep === 0) {
       // The common case, with leafScore inlined: g² / (h + lambda).
       const lam = p.lambda;
       for (let b = 1; b <= last; b++) {
