@@ -14,7 +14,15 @@ import {
   partitionRows,
   subtractHistogram,
 } from "./histogram.js";
-import { instantiateKernels, KernelArena, type KernelExports, type KernelMemory } from "./kernels.js";
+import {
+  buildChunk,
+  type ChunkContext,
+  instantiateKernels,
+  KernelArena,
+  type KernelExports,
+  type KernelMemory,
+  SMALL_BINS,
+} from "./kernels.js";
 import { Cmd, CTRL, CTRL_SIZE, claimChunk, claimTag, MAX_CHUNKS, type WorkerInit } from "./protocol.js";
 import type { NumericScan } from "./split.js";
 
@@ -109,6 +117,12 @@ class SerialBuilder implements HistogramBuilder {
   protected readonly feats: Int32Array;
   protected count = 0;
   protected dense = true;
+  /** Features at the front of `feats` summed row by row (see kernels.ts `buildChunk`). */
+  protected numLarge = 0;
+  /** Bins per feature, the missing bin included. */
+  protected readonly numBins: Int32Array;
+  /** The kernels' view of this builder, when they run. */
+  protected readonly chunk: ChunkContext | null = null;
   /** The wasm kernels and their memory, or null when building in JavaScript. */
   protected readonly kernels: KernelExports | null = null;
   protected readonly memory: KernelMemory | null = null;
@@ -132,6 +146,7 @@ class SerialBuilder implements HistogramBuilder {
     this.featureStride = packed ? PACKED_FEATURE_STRIDE : HIST_FEATURE_STRIDE;
     const poolBytes = cols * this.featureStride * capacity * 8;
     const hasColumns = data.colBins !== undefined;
+    this.numBins = Int32Array.from(data.layout.features, (f) => f.numValueBins + 1);
     if (kernelSettings.wasm) {
       const a = new KernelArena();
       const at: KernelLayout = {
@@ -179,6 +194,17 @@ class SerialBuilder implements HistogramBuilder {
       this.bins = new Uint8Array(buf, at.bins, rows * cols);
       this.bins.set(data.bins);
       if (hasColumns) new Uint8Array(buf, at.colBins, rows * cols).set(data.colBins!);
+      this.chunk = {
+        kernels: this.kernels!,
+        at,
+        rows,
+        cols,
+        slotBytes: this.pool.slotSize * 8,
+        packed,
+        numBins: this.numBins,
+        feats: this.feats,
+        pool: this.pool.buffer,
+      };
     } else {
       const buf = (bytes: number) => (shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
       this.pool = new HistogramPool(cols, capacity, shared, this.featureStride);
@@ -196,10 +222,19 @@ class SerialBuilder implements HistogramBuilder {
   }
 
   setFeatures(feats: Int32Array, count: number): void {
-    this.feats.set(feats.subarray(0, count));
     this.count = count;
+    let n = 0;
+    if (this.chunk && !this.packed && this.data.colBins !== undefined) {
+      // Features with many bins first, then the few-bin ones the kernels sum in registers.
+      for (let i = 0; i < count; i++) if (this.numBins[feats[i]!]! > SMALL_BINS) this.feats[n++] = feats[i]!;
+      this.numLarge = n;
+      for (let i = 0; i < count; i++) if (this.numBins[feats[i]!]! <= SMALL_BINS) this.feats[n++] = feats[i]!;
+    } else {
+      this.feats.set(feats.subarray(0, count));
+      this.numLarge = count;
+    }
     let dense = true;
-    for (let i = 0; i < count; i++) if (feats[i] !== i) dense = false;
+    for (let i = 0; i < count; i++) if (this.feats[i] !== i) dense = false;
     this.dense = dense;
   }
 
@@ -274,28 +309,25 @@ class SerialBuilder implements HistogramBuilder {
 
   /** Histogram `slot` for features `feats[fi0..fi1)` over rows `idx[start..end)`. */
   protected buildChunk(slot: number, start: number, end: number, fi0: number, fi1: number): void {
-    const hist = this.pool.view(slot);
-    const stride = this.featureStride;
-    const feats = this.feats;
-    const k = this.kernels;
-    if (k === null) {
-      const build = this.packed ? buildPackedHistogram : buildHistogram;
-      const grads = this.packed ? this.q : this.gh;
-      build(hist, this.bins, this.data.cols, grads, this.idx, start, end, feats, fi0, fi1, this.dense);
+    if (this.chunk) {
+      buildChunk(this.chunk, slot, start, end, fi0, fi1, this.dense, this.numLarge);
       return;
     }
-    for (let i = fi0; i < fi1; i++) {
-      const o = feats[i]! * stride;
-      hist.fill(0, o, o + stride);
-    }
-    const at = this.at!;
-    const h = at.pool + slot * this.pool.slotSize * 8;
-    const cols = this.data.cols;
-    if (this.packed) {
-      if (this.dense) k.packedDense(h, at.bins, cols, at.q, at.idx, start, end, fi0, fi1);
-      else k.packedSparse(h, at.bins, cols, at.q, at.idx, start, end, at.feats, fi0, fi1);
-    } else if (this.dense) k.histDense(h, at.bins, cols, at.gh, at.idx, start, end, fi0, fi1);
-    else k.histSparse(h, at.bins, cols, at.gh, at.idx, start, end, at.feats, fi0, fi1);
+    const build = this.packed ? buildPackedHistogram : buildHistogram;
+    const grads = this.packed ? this.q : this.gh;
+    build(
+      this.pool.view(slot),
+      this.bins,
+      this.data.cols,
+      grads,
+      this.idx,
+      start,
+      end,
+      this.feats,
+      fi0,
+      fi1,
+      this.dense,
+    );
   }
 
   async close(): Promise<void> {}
@@ -361,6 +393,8 @@ class ThreadedBuilder extends SerialBuilder {
         pool: this.pool.buffer.buffer as SharedArrayBuffer,
         slotSize: this.pool.slotSize,
         slots: this.pool.capacity,
+        numBins: this.numBins,
+        rows: data.rows,
       };
       worker.postMessage(init);
     }
@@ -412,6 +446,7 @@ class ThreadedBuilder extends SerialBuilder {
     c[CTRL.START] = start;
     c[CTRL.END] = end;
     c[CTRL.DENSE] = this.dense ? 1 : 0;
+    c[CTRL.LARGE] = this.numLarge;
     c[CTRL.CHUNKS] = this.chunks;
     Atomics.store(c, CTRL.FINISHED, 0);
     this.seq++;

@@ -82,8 +82,19 @@ describe("wasm kernels", () => {
       for (let f = 0; f < cols; f++) k.subtract(at.hist + f * 4096, at.hist2 + f * 4096, 512);
       expect(same(hist, expected)).toBe(true);
 
-      // Partition of a middle range.
+      // Few-bin features summed in registers: the same as row by row.
+      for (let i = 0; i < bins.length; i++) bins[i] = rng.int(0, 4);
       const col = new Uint8Array(buf, at.col, rows);
+      for (const f of [0, 5]) {
+        for (let r = 0; r < rows; r++) col[r] = bins[r * cols + f]!;
+        js.fill(0);
+        buildHistogram(js, bins, cols, gh, idx, 4, m - 9, feats, f, f + 1, true);
+        hist.fill(7);
+        k.histSmall(at.hist + f * 4096, at.col, at.gh, at.idx, 4, m - 9);
+        expect(same(hist.subarray(f * 512, f * 512 + 8), js.subarray(f * 512, f * 512 + 8))).toBe(true);
+      }
+
+      // Partition of a middle range.
       const goLeft = new Uint8Array(buf, at.goLeft, 256);
       for (let r = 0; r < rows; r++) col[r] = rng.int(0, 256);
       for (let b = 0; b < 256; b++) goLeft[b] = rng.next() < 0.4 ? 1 : 0;
@@ -109,11 +120,20 @@ describe("training with and without the wasm kernels", () => {
   it("gives the same model", async () => {
     const t = binaryTable(4000, 8, { noise: 6, missingRate: 0.05 });
     const c = categoricalTable(3000, 2);
+    // Few-bin columns (binary, three levels, constant) next to the continuous ones.
+    const w = binaryTable(3000, 9, { missingRate: 0.1 });
+    for (let r = 0; r < w.X.rows; r++) {
+      w.X.data[r * w.X.cols] = r % 2;
+      w.X.data[r * w.X.cols + 1] = w.y[r]! > 0 && r % 3 === 0 ? 2 : r % 3 === 1 ? Number.NaN : 1;
+      w.X.data[r * w.X.cols + 2] = 5;
+    }
     const runs = [
       () => trainGbdt(t.X, t.y, { objective: "binary", numRounds: 8, colsampleByTree: 0.7, threads: 1 }),
       () => trainGbdt(t.X, t.y, { objective: "binary", numRounds: 8, threads: 2 }),
       () => trainGbdt(t.X, t.y, { objective: "binary", numRounds: 8, quantizedGradients: true, threads: 1 }),
       () => trainGbdt(t.X, t.y, { objective: "binary", numRounds: 8, lambda: 0, minChildWeight: 0, threads: 1 }),
+      () => trainGbdt(w.X, w.y, { objective: "binary", numRounds: 8, categoricalFeatures: [1], threads: 1 }),
+      () => trainGbdt(w.X, w.y, { objective: "binary", numRounds: 8, colsampleByTree: 0.5, threads: 2 }),
       () => trainGbdt(c.X, c.y, { objective: "binary", numRounds: 8, categoricalFeatures: [0], threads: 1 }),
     ];
     const saved = { ...threadSettings };

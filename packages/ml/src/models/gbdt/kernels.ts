@@ -72,6 +72,12 @@ export interface KernelExports {
    * `scratch`; returns the first right position. As `partitionRows` in histogram.ts.
    */
   partition(idx: number, start: number, end: number, col: number, goLeft: number, scratch: number): number;
+  /**
+   * Overwrites the first {@link SMALL_BINS} bins of an exact feature histogram at `hist`
+   * with the sums over rows `idx[start..end)` whose bin in `col` (the feature's column of
+   * bins) is each of them. For features with at most that many bins.
+   */
+  histSmall(hist: number, col: number, gh: number, idx: number, start: number, end: number): void;
   /** `parent[i] -= child[i]` for `n` doubles from byte offsets `parent`, `child` (n even). */
   subtract(parent: number, child: number, n: number): void;
   /**
@@ -687,6 +693,113 @@ function scanKernel(): Func {
   };
 }
 
+/** Bins a feature may have (missing included) to go through {@link smallKernel}. */
+export const SMALL_BINS = 4;
+
+/**
+ * The histogram of one feature with at most {@link SMALL_BINS} bins, its sums kept in
+ * registers. Row-wise accumulation stalls on such features: consecutive rows keep
+ * updating the same few memory slots, each update waiting for the one before. Here every
+ * row adds its pair to each bin's sum, masked to zero for the other bins; adding +0
+ * leaves a sum unchanged (sums start at +0 and so are never -0), so the result is the
+ * same, bit for bit.
+ */
+function smallKernel(features: number): Func {
+  // Params: (hist, col) per feature, then grad idx start end.
+  const HIST = (f: number) => 2 * f;
+  const COL = (f: number) => 2 * f + 1;
+  const GRAD = 2 * features;
+  const IDX = GRAD + 1;
+  const START = GRAD + 2;
+  const END_ = GRAD + 3;
+  const params = GRAD + 4;
+  const K = params;
+  const KEND = params + 1;
+  const ROW = params + 2;
+  const VAL = params + 3;
+  const BINS = params + 4;
+  const ACC = BINS + features;
+  // Masks from a vector compare: a select on vectors may compile to a branch, which
+  // random bins would mispredict.
+  const accumulate = (f: number, j: number) => [
+    ...get(ACC + f * SMALL_BINS + j),
+    ...get(VAL),
+    ...get(BINS + f),
+    0xfd,
+    0x0c,
+    ...[j, 0, 0, 0, 0, 0, 0, 0, j, 0, 0, 0, 0, 0, 0, 0],
+    0xfd,
+    ...uleb(214), // i64x2.eq
+    0xfd,
+    ...uleb(78), // v128.and
+    ...ADD_F64X2,
+    ...set(ACC + f * SMALL_BINS + j),
+  ];
+  const feats = Array.from({ length: features }, (_, f) => f);
+  const bins = Array.from({ length: SMALL_BINS }, (_, j) => j);
+  const body = [
+    ...get(IDX),
+    ...get(START),
+    ...i32(2),
+    ...SHL,
+    ...ADD,
+    ...set(K),
+    ...get(IDX),
+    ...get(END_),
+    ...i32(2),
+    ...SHL,
+    ...ADD,
+    ...set(KEND),
+    ...BLOCK,
+    ...get(K),
+    ...get(KEND),
+    ...GE_U,
+    ...brIf(0),
+    ...LOOP,
+    ...get(K),
+    ...load32(),
+    ...tee(ROW),
+    ...i32(4),
+    ...SHL,
+    ...get(GRAD),
+    ...ADD,
+    ...loadV128(),
+    ...set(VAL),
+    ...feats.flatMap((f) => [
+      ...get(COL(f)),
+      ...get(ROW),
+      ...ADD,
+      ...load8(),
+      0xad, // i64.extend_i32_u
+      0xfd,
+      ...uleb(18), // i64x2.splat
+      ...set(BINS + f),
+    ]),
+    ...feats.flatMap((f) => bins.flatMap((j) => accumulate(f, j))),
+    ...get(K),
+    ...i32(4),
+    ...ADD,
+    ...tee(K),
+    ...get(KEND),
+    ...LT_U,
+    ...brIf(0),
+    ...END,
+    ...END,
+    ...feats.flatMap((f) =>
+      bins.flatMap((j) => [...get(HIST(f)), ...get(ACC + f * SMALL_BINS + j), ...storeV128(16 * j)]),
+    ),
+  ];
+  return {
+    params,
+    results: 0,
+    locals: [
+      [3, I32],
+      [1 + features + features * SMALL_BINS, V128],
+    ],
+    body,
+  };
+}
+
 const EXPORTS: [keyof KernelExports, () => Func][] = [
   ["histDense", () => histKernel(false, false)],
   ["histSparse", () => histKernel(false, true)],
@@ -695,6 +808,7 @@ const EXPORTS: [keyof KernelExports, () => Func][] = [
   ["partition", partitionKernel],
   ["subtract", subtractKernel],
   ["scanNumeric", scanKernel],
+  ["histSmall", () => smallKernel(1)],
 ];
 
 /** The module's bytes, importing memory `env.memory` (shared or not, as it will be given). */
@@ -754,6 +868,63 @@ export function instantiateKernels(memory: KernelMemory, shared: boolean): Kerne
   const m = kernelModule(shared);
   if (!m || !wasm) throw new Error("WebAssembly kernels are unavailable");
   return new wasm.Instance(m, { env: { memory } }).exports as KernelExports;
+}
+
+/** What a thread needs to build histograms with the kernels (byte offsets into their memory). */
+export interface ChunkContext {
+  kernels: KernelExports;
+  at: { bins: number; colBins: number; gh: number; q: number; idx: number; feats: number; pool: number };
+  rows: number;
+  cols: number;
+  /** Bytes per histogram slot. */
+  slotBytes: number;
+  packed: boolean;
+  /** Bins per feature, the missing bin included. */
+  numBins: Int32Array;
+  /** The feature list of the current tree (a view of `at.feats`). */
+  feats: Int32Array;
+  /** The histogram slots (a view from `at.pool`). */
+  pool: Float64Array;
+}
+
+/**
+ * Fills histogram `slot` for features `feats[fi0..fi1)` over rows `idx[start..end)`. The
+ * list holds the features with many bins first, `numLarge` of them (all in packed mode),
+ * accumulated row by row; the rest go through {@link smallKernel}. `dense` says
+ * `feats[i] === i` throughout. Only a feature's own bins are cleared: nothing reads past them.
+ */
+export function buildChunk(
+  ctx: ChunkContext,
+  slot: number,
+  start: number,
+  end: number,
+  fi0: number,
+  fi1: number,
+  dense: boolean,
+  numLarge: number,
+): void {
+  const { kernels: k, at, feats, numBins, pool } = ctx;
+  const perBin = ctx.packed ? 1 : 2;
+  const stride = perBin * 256;
+  const h = at.pool + slot * ctx.slotBytes;
+  const base = (slot * ctx.slotBytes) / 8;
+  const split = Math.min(fi1, Math.max(fi0, numLarge));
+  for (let i = fi0; i < split; i++) {
+    const f = feats[i]!;
+    const o = base + f * stride;
+    pool.fill(0, o, o + perBin * numBins[f]!);
+  }
+  if (split > fi0) {
+    if (ctx.packed) {
+      if (dense) k.packedDense(h, at.bins, ctx.cols, at.q, at.idx, start, end, fi0, split);
+      else k.packedSparse(h, at.bins, ctx.cols, at.q, at.idx, start, end, at.feats, fi0, split);
+    } else if (dense) k.histDense(h, at.bins, ctx.cols, at.gh, at.idx, start, end, fi0, split);
+    else k.histSparse(h, at.bins, ctx.cols, at.gh, at.idx, start, end, at.feats, fi0, split);
+  }
+  for (let i = split; i < fi1; i++) {
+    const f = feats[i]!;
+    k.histSmall(h + f * stride * 8, at.colBins + f * ctx.rows, at.gh, at.idx, start, end);
+  }
 }
 
 /** Largest memory the kernels use: pointers stay below 2^31, so they are positive in JavaScript. */

@@ -29,8 +29,10 @@ export const CTRL = {
   /** Non-zero once a worker has failed. */
   ERROR: 8,
   CHUNKS: 9,
+  /** Features in the list before the few-bin ones (see kernels.ts `buildChunk`). */
+  LARGE: 10,
   /** Chunk c covers `feats[ctrl[BOUNDS + c] .. ctrl[BOUNDS + c + 1])`. */
-  BOUNDS: 10,
+  BOUNDS: 11,
 } as const;
 
 /** Most chunks per task (the chunk index has 11 bits). */
@@ -64,7 +66,10 @@ export interface WorkerInit {
   ctrl: SharedArrayBuffer;
   /** Set when histograms run in the wasm kernels: their shared memory and buffer offsets. */
   memory?: KernelMemory;
-  at?: { bins: number; gh: number; q: number; idx: number; feats: number; pool: number };
+  at?: { bins: number; colBins: number; gh: number; q: number; idx: number; feats: number; pool: number };
+  /** Bins per feature, the missing bin included. */
+  numBins: Int32Array;
+  rows: number;
   bins: SharedArrayBuffer;
   cols: number;
   gh: SharedArrayBuffer;
