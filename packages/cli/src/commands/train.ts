@@ -141,7 +141,7 @@ export function register(program: Command, ctx: CliContext): void {
     )
     .addHelpText(
       "after",
-      "\nThe first version of a model gets the alias champion; later versions get none until you move it\n(quintet models alias <name> champion <version>). A self-contained HTML report is written to <home>/reports.\n\nExamples:\n  quintet train customers.csv --target churned --positive yes --name churn\n  quintet train houses.parquet --target price --task regression --json\n  quintet train customers.csv --target churned --tune --budget 5m\n\nTuning runs a study on the training rows (validated on held-out rows, never the test rows),\nkept in the project store: training the same data again continues the same study.",
+      "\nThe first version of a model gets the alias champion; later versions get none until you move it\n(quintet models alias <name> champion <version>). A self-contained HTML report is written to <home>/reports.\n\nExamples:\n  quintet train customers.csv --target churned --positive yes --name churn\n  quintet train houses.parquet --target price --task regression --json\n  quintet train customers.csv --target churned --tune --budget 5m\n\nTuning runs a study on the training rows (5-fold cross-validation under 20,000 rows, else a\nvalidation split; never the test rows), kept in the project store: training the same data again continues the same study.",
     )
     .action(async (file: string, opts: TrainFlags) => {
       if (opts.task && !["binary", "multiclass", "regression"].includes(opts.task))

@@ -1,4 +1,10 @@
-export { type GbdtObjectiveOptions, gbdtObjective, gbdtSearchSpace } from "./gbdt-objective.js";
+export {
+  CV_TUNING_MAX_ROWS,
+  type GbdtObjectiveOptions,
+  gbdtObjective,
+  gbdtSearchSpace,
+  tuningFolds,
+} from "./gbdt-objective.js";
 export {
   type ObjectiveOutcome,
   type ObjectiveRunner,

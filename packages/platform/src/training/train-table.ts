@@ -23,6 +23,7 @@ import {
   type Task,
   type TreeEnsemble,
   treeShap,
+  tuningFolds,
 } from "@quintet/ml";
 import { ModelRegistry, type ModelVersion } from "../registry/registry.js";
 import { fingerprint, Tracker } from "../tracking/tracker.js";
@@ -63,7 +64,9 @@ export interface TrainTableOptions {
   seed?: number;
   /**
    * Tune the tree parameters before the final fit: a study (TPE, successive halving, trials on
-   * worker threads) on the train/validation split, stored in the project store. The best
+   * worker threads) scored by 5-fold CV over the train + validation rows on tables under
+   * 20,000 rows and on the validation rows above (`tune.folds` overrides), stored in the
+   * project store; the test rows are never seen. The best
    * trial's parameters train the final model; the run records the study.
    */
   tune?: TrainTuneOptions;
@@ -227,7 +230,13 @@ export async function trainTable(options: TrainTableOptions, ctx: TrainContext):
           span.setAttributes({ "run.id": run.id, rows: frame.rows, features: fitted.X.cols });
           let tuning: TuningSummary | undefined;
           if (options.tune) {
-            phase("tune", `Tuning tree parameters on ${train.rows} rows, validated on ${valid.rows}`);
+            const folds = options.tune.folds ?? tuningFolds(train.rows + valid.rows);
+            phase(
+              "tune",
+              folds
+                ? `Tuning tree parameters by ${folds}-fold cross-validation on ${train.rows + valid.rows} rows`
+                : `Tuning tree parameters on ${train.rows} rows, validated on ${valid.rows}`,
+            );
             const tuned = await tuneTreeParams({
               store: ctx.store,
               model: options.name,
@@ -262,6 +271,7 @@ export async function trainTable(options: TrainTableOptions, ctx: TrainContext):
               tune_study: tuning.study,
               tune_trials: tuning.trials,
               tune_best_trial: tuning.bestTrial,
+              tune_folds: tuning.folds,
             });
             await run.setTags({ "tune.study": tuning.study, "tune.study_id": tuning.studyId });
           }

@@ -15,6 +15,7 @@ import {
   type TargetInfo,
   type TrialRecord,
   type TrialState,
+  tuningFolds,
 } from "@quintet/ml";
 import { z } from "zod";
 
@@ -37,6 +38,12 @@ export interface TrainTuneOptions {
   pruner?: PrunerSpec;
   /** Trials at once on worker threads. Default: up to 2, one per core. */
   concurrency?: number;
+  /**
+   * Folds to score each trial with (stratified k-fold over the train + validation rows);
+   * 0 scores on the validation rows. Default `tuningFolds(rows)`: 5 below 20,000 rows, where
+   * one validation split is noisy enough to be overfitted by the search, else 0.
+   */
+  folds?: number;
 }
 
 /** What tuning did, kept with the run and returned by trainTable. */
@@ -46,6 +53,8 @@ export interface TuningSummary {
   /** Validation metric the study optimised (early stopping uses it too). */
   metric: MetricName;
   direction: "maximize" | "minimize";
+  /** Folds each trial was scored with; 0 = the validation rows. */
+  folds: number;
   /** Trials in the study after this run, by state. */
   trials: number;
   complete: number;
@@ -81,6 +90,7 @@ const tuneSchema = z
     sampler: z.unknown().optional(),
     pruner: z.unknown().optional(),
     concurrency: z.number().int().min(1).max(64).optional(),
+    folds: z.union([z.literal(0), z.number().int().min(2).max(20)]).optional(),
   })
   .strict();
 
@@ -114,7 +124,7 @@ export async function tuneTreeParams(args: {
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new ValidationError(`tune option "${issue.path.join(".")}": ${issue.message}`, {
-      hint: "Give tune: { budgetMs?: number, trials?: number, space?, study?, sampler?, pruner?, concurrency? }.",
+      hint: "Give tune: { budgetMs?: number, trials?: number, space?, study?, sampler?, pruner?, concurrency?, folds? }.",
     });
   }
   const tune = args.tune;
@@ -142,16 +152,26 @@ export async function tuneTreeParams(args: {
     objective: objectiveName,
     ...(task === "multiclass" ? { numClasses: args.target.classes?.length ?? 2 } : {}),
   };
-  const objective = gbdtObjective({
-    X: args.X,
-    y: args.y,
-    validation: { X: args.Xvalid, y: args.yValid },
-    params: base,
-    metric,
-    reportEvery: 10,
-  });
+  const folds = tune.folds ?? tuningFolds(args.X.rows + args.Xvalid.rows);
+  const objective = folds
+    ? gbdtObjective({
+        ...stackRows(args.X, args.y, args.Xvalid, args.yValid),
+        folds,
+        foldSeed: args.seed,
+        params: base,
+        metric,
+        reportEvery: 10,
+      })
+    : gbdtObjective({
+        X: args.X,
+        y: args.y,
+        validation: { X: args.Xvalid, y: args.yValid },
+        params: base,
+        metric,
+        reportEvery: 10,
+      });
   const digest = createHash("sha256")
-    .update(JSON.stringify({ ...args.identity, space, base: { ...base, featureNames: undefined } }))
+    .update(JSON.stringify({ ...args.identity, space, folds, base: { ...base, featureNames: undefined } }))
     .digest("hex")
     .slice(0, 12);
   const study = await openStudy({
@@ -203,6 +223,7 @@ export async function tuneTreeParams(args: {
       studyId: study.id,
       metric,
       direction: objective.direction,
+      folds,
       trials: result.trials.length,
       complete: count("complete"),
       pruned: count("pruned"),
@@ -213,4 +234,20 @@ export async function tuneTreeParams(args: {
       bestParams: best.params,
     },
   };
+}
+
+/** Train and validation rows as one table (cross-validated trials cut their own folds). */
+function stackRows(
+  X: FeatureMatrix,
+  y: Float64Array,
+  Xv: FeatureMatrix,
+  yv: Float64Array,
+): { X: { data: Float64Array; rows: number; cols: number }; y: Float64Array } {
+  const data = new Float64Array(X.data.length + Xv.data.length);
+  data.set(X.data);
+  data.set(Xv.data, X.data.length);
+  const all = new Float64Array(y.length + yv.length);
+  all.set(y);
+  all.set(yv, y.length);
+  return { X: { data, rows: X.rows + Xv.rows, cols: X.cols }, y: all };
 }

@@ -31,13 +31,13 @@ describe("trainTable with tuning", () => {
         target: "churned",
         positive: "yes",
         name: "churn",
-        tune: { trials: 6, concurrency: 2 },
+        tune: { trials: 6, concurrency: 2, folds: 0 },
         onEvent: (e) => events.push(e),
       },
       { store, artifacts, home },
     );
     const tuning = result.tuning!;
-    expect(tuning).toMatchObject({ metric: "auc", direction: "maximize", trials: 6, previous: 0, failed: 0 });
+    expect(tuning).toMatchObject({ metric: "auc", direction: "maximize", folds: 0, trials: 6, previous: 0, failed: 0 });
     expect(tuning.complete + tuning.pruned).toBe(6);
     expect(result.evaluation.metrics.auc).toBeGreaterThan(0.75);
 
@@ -65,9 +65,40 @@ describe("trainTable with tuning", () => {
     expect((await new ModelRegistry(store, artifacts).resolve("churn@champion")).runId).toBe(result.runId);
   }, 180_000);
 
+  it("scores trials by 5-fold cross-validation on a small table unless told otherwise", async () => {
+    const events: TrainEvent[] = [];
+    const result = await trainTable(
+      {
+        data: csv,
+        target: "churned",
+        positive: "yes",
+        name: "churn-cv",
+        tune: { trials: 3, concurrency: 1, pruner: { type: "none" } },
+        onEvent: (e) => events.push(e),
+      },
+      { store, artifacts, home },
+    );
+    const tuning = result.tuning!;
+    // 2,000 rows are under the CV cut: each trial is the mean over 5 folds of train + validation rows.
+    expect(tuning).toMatchObject({ folds: 5, trials: 3, complete: 3 });
+    expect(tuning.bestValue).toBeGreaterThan(0.6);
+    const phase = events.find((e) => e.type === "phase" && (e as { phase: string }).phase === "tune") as {
+      message: string;
+    };
+    expect(phase.message).toMatch(/5-fold cross-validation on \d+ rows/);
+    const run = await new Tracker(store, artifacts).getRun(result.runId);
+    expect(run.params.tune_folds).toBe(5);
+    await expect(
+      trainTable(
+        { data: csv, target: "churned", positive: "yes", name: "badfolds", tune: { trials: 1, folds: 1 } },
+        { store, artifacts, home },
+      ),
+    ).rejects.toThrow(/tune option "folds"/);
+  }, 180_000);
+
   it("continues the same study when the same training is tuned again", async () => {
     const again = await trainTable(
-      { data: csv, target: "churned", positive: "yes", name: "churn", tune: { trials: 2, concurrency: 1 } },
+      { data: csv, target: "churned", positive: "yes", name: "churn", tune: { trials: 2, concurrency: 1, folds: 0 } },
       { store, artifacts, home },
     );
     expect(again.tuning).toMatchObject({ previous: 6, trials: 8 });
