@@ -60,6 +60,8 @@ export interface HistogramBuilder {
    * Needs column-major bins (`binMatrix(..., columns = true)`).
    */
   partition(start: number, end: number, feature: number, goLeft: Uint8Array): number;
+  /** Gradient and hessian sums of rows `idx[start..end)` into `out[0]`, `out[1]`, in row order. */
+  sumGradients(start: number, end: number, out: Float64Array): void;
   /** The wasm split scan over this builder's histograms, when they are in wasm memory. */
   readonly scan: NumericScan | null;
   /** Stops the workers (no-op when serial). */
@@ -188,7 +190,7 @@ class SerialBuilder implements HistogramBuilder {
         kernels: this.kernels!,
         buffer: buf,
         out: at.scanOut,
-        gain: new Float64Array(buf, at.scanOut, 1),
+        gain: new Float64Array(buf, at.scanOut, 2),
         missLeft: new Int32Array(buf, at.scanOut + 8, 1),
       };
       this.bins = new Uint8Array(buf, at.bins, rows * cols);
@@ -254,6 +256,26 @@ class SerialBuilder implements HistogramBuilder {
       return;
     }
     subtractHistogram(this.pool.view(parent), this.pool.view(child), this.feats, this.count, numBins, perBin);
+  }
+
+  sumGradients(start: number, end: number, out: Float64Array): void {
+    if (this.kernels) {
+      const at = this.at!;
+      this.kernels.sumRows(at.gh, at.idx, start, end, at.scanOut);
+      out[0] = this.scan!.gain[0]!;
+      out[1] = this.scan!.gain[1]!;
+      return;
+    }
+    const { idx, gh } = this;
+    let g = 0;
+    let h = 0;
+    for (let k = start; k < end; k++) {
+      const r = idx[k]!;
+      g += gh[2 * r]!;
+      h += gh[2 * r + 1]!;
+    }
+    out[0] = g;
+    out[1] = h;
   }
 
   partition(start: number, end: number, feature: number, goLeft: Uint8Array): number {

@@ -78,6 +78,8 @@ export interface KernelExports {
    * bins) is each of them. For features with at most that many bins.
    */
   histSmall(hist: number, col: number, gh: number, idx: number, start: number, end: number): void;
+  /** Writes the (gradient, hessian) sums of rows `idx[start..end)`, each in row order, at `out`. */
+  sumRows(gh: number, idx: number, start: number, end: number, out: number): void;
   /** `parent[i] -= child[i]` for `n` doubles from byte offsets `parent`, `child` (n even). */
   subtract(parent: number, child: number, n: number): void;
   /**
@@ -800,6 +802,69 @@ function smallKernel(features: number): Func {
   };
 }
 
+/** Gradient and hessian sums of rows `idx[start..end)`, as one f64x2, stored at `out`. */
+function sumKernel(): Func {
+  const GRAD = 0;
+  const IDX = 1;
+  const START = 2;
+  const END_ = 3;
+  const OUT = 4;
+  const K = 5;
+  const KEND = 6;
+  const SUM = 7;
+  const body = [
+    ...get(IDX),
+    ...get(START),
+    ...i32(2),
+    ...SHL,
+    ...ADD,
+    ...set(K),
+    ...get(IDX),
+    ...get(END_),
+    ...i32(2),
+    ...SHL,
+    ...ADD,
+    ...set(KEND),
+    ...BLOCK,
+    ...get(K),
+    ...get(KEND),
+    ...GE_U,
+    ...brIf(0),
+    ...LOOP,
+    ...get(SUM),
+    ...get(K),
+    ...load32(),
+    ...i32(4),
+    ...SHL,
+    ...get(GRAD),
+    ...ADD,
+    ...loadV128(),
+    ...ADD_F64X2,
+    ...set(SUM),
+    ...get(K),
+    ...i32(4),
+    ...ADD,
+    ...tee(K),
+    ...get(KEND),
+    ...LT_U,
+    ...brIf(0),
+    ...END,
+    ...END,
+    ...get(OUT),
+    ...get(SUM),
+    ...storeV128(),
+  ];
+  return {
+    params: 5,
+    results: 0,
+    locals: [
+      [2, I32],
+      [1, V128],
+    ],
+    body,
+  };
+}
+
 const EXPORTS: [keyof KernelExports, () => Func][] = [
   ["histDense", () => histKernel(false, false)],
   ["histSparse", () => histKernel(false, true)],
@@ -809,6 +874,7 @@ const EXPORTS: [keyof KernelExports, () => Func][] = [
   ["subtract", subtractKernel],
   ["scanNumeric", scanKernel],
   ["histSmall", () => smallKernel(1)],
+  ["sumRows", sumKernel],
 ];
 
 /** The module's bytes, importing memory `env.memory` (shared or not, as it will be given). */

@@ -165,12 +165,12 @@ export class TreeLearner {
    */
   grow(nRows: number, features: Int32Array, featureCount: number, rng: Rng): GrownTree {
     const p = this.params;
-    const { idx, pool, gh } = this.builder;
+    const { pool } = this.builder;
     const nodes = this.nodes;
     nodes.n = 0;
     pool.reset();
     this.builder.setFeatures(features, featureCount);
-    sumGradients(idx, gh, 0, nRows, this.totals);
+    this.builder.sumGradients(0, nRows, this.totals);
     nodes.add(0, nRows, 0, this.totals[0]!, this.totals[1]!);
     if (this.builder.packed) this.builder.quantize(nRows, rng.int(0, 2 ** 31));
     this.finder.setEncoding(this.builder.packed, this.builder.gScale, this.builder.hScale);
@@ -315,14 +315,13 @@ export class TreeLearner {
   private finish(): GrownTree {
     const p = this.params;
     const nodes = this.nodes;
-    const { idx, gh } = this.builder;
     // Exact gradient sums, leaves from their rows, internal nodes from their children
     // (which always have larger ids), so leaf values carry no histogram rounding.
     for (let i = nodes.n - 1; i >= 0; i--) {
       let g = 0;
       let h = 0;
       if (nodes.left[i] === -1) {
-        sumGradients(idx, gh, nodes.start[i]!, nodes.end[i]!, this.totals);
+        this.builder.sumGradients(nodes.start[i]!, nodes.end[i]!, this.totals);
         g = this.totals[0]!;
         h = this.totals[1]!;
       } else {
@@ -384,19 +383,6 @@ export class TreeLearner {
       tables: nodes.tables,
     };
   }
-}
-
-/** Gradient and hessian sums of rows `idx[start..end)` into `out`, in row order. */
-function sumGradients(idx: Uint32Array, gh: Float64Array, start: number, end: number, out: Float64Array): void {
-  let g = 0;
-  let h = 0;
-  for (let k = start; k < end; k++) {
-    const r = idx[k]!;
-    g += gh[2 * r]!;
-    h += gh[2 * r + 1]!;
-  }
-  out[0] = g;
-  out[1] = h;
 }
 
 function grown(a: Int32Array): Int32Array<ArrayBuffer> {

@@ -8,6 +8,7 @@ export interface NumericScan {
   buffer: ArrayBufferLike;
   /** Byte offset of the scan's result: the gain (f64), then missing-left (i32). */
   out: number;
+  /** The result's gain (index 0); the two doubles at `out` as the builder also uses them. */
   gain: Float64Array;
   missLeft: Int32Array;
 }
