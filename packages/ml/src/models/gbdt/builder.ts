@@ -21,6 +21,7 @@ import {
   KernelArena,
   type KernelExports,
   type KernelMemory,
+  logisticGradients,
   SMALL_BINS,
 } from "./kernels.js";
 import { Cmd, CTRL, CTRL_SIZE, claimChunk, claimTag, MAX_CHUNKS, type WorkerInit } from "./protocol.js";
@@ -62,6 +63,11 @@ export interface HistogramBuilder {
   partition(start: number, end: number, feature: number, goLeft: Uint8Array): number;
   /** Gradient and hessian sums of rows `idx[start..end)` into `out[0]`, `out[1]`, in row order. */
   sumGradients(start: number, end: number, out: Float64Array): void;
+  /**
+   * Binary logistic loss: writes `gh` from the margins of every row (see kernels.ts
+   * `logisticGradients`). `y` and `w` must not change between calls.
+   */
+  logisticGradients(y: ArrayLike<number>, margin: Float64Array, w: Float64Array): void;
   /** The wasm split scan over this builder's histograms, when they are in wasm memory. */
   readonly scan: NumericScan | null;
   /** Stops the workers (no-op when serial). */
@@ -106,6 +112,10 @@ export interface KernelLayout {
   goLeft: number;
   pool: number;
   scanOut: number;
+  /** Copies of the margins, labels and weights for the logistic gradients. */
+  margin: number;
+  y: number;
+  w: number;
 }
 
 class SerialBuilder implements HistogramBuilder {
@@ -153,7 +163,11 @@ class SerialBuilder implements HistogramBuilder {
       const a = new KernelArena();
       const at: KernelLayout = {
         pool: a.alloc(poolBytes),
-        gh: a.alloc(rows * 16),
+        // One row of room past the end: the logistic kernel works two rows at a time.
+        gh: a.alloc((rows + 1) * 16),
+        margin: a.alloc((rows + 1) * 8),
+        y: a.alloc((rows + 1) * 8),
+        w: a.alloc((rows + 1) * 8),
         q: a.alloc(packed ? rows * 8 : 8),
         idx: a.alloc(rows * 4),
         scratch: a.alloc(rows * 4),
@@ -256,6 +270,26 @@ class SerialBuilder implements HistogramBuilder {
       return;
     }
     subtractHistogram(this.pool.view(parent), this.pool.view(child), this.feats, this.count, numBins, perBin);
+  }
+
+  private labelsCopied: ArrayLike<number> | null = null;
+
+  logisticGradients(y: ArrayLike<number>, margin: Float64Array, w: Float64Array): void {
+    const rows = this.data.rows;
+    if (!this.kernels) {
+      logisticGradients(y, margin, w, this.gh, rows);
+      return;
+    }
+    const at = this.at!;
+    const buf = this.memory!.buffer;
+    if (this.labelsCopied !== y) {
+      const yc = new Float64Array(buf, at.y, rows);
+      for (let r = 0; r < rows; r++) yc[r] = y[r]!;
+      new Float64Array(buf, at.w, rows).set(w.subarray(0, rows));
+      this.labelsCopied = y;
+    }
+    new Float64Array(buf, at.margin, rows).set(margin.subarray(0, rows));
+    this.kernels.logistic(at.margin, at.y, at.w, at.gh, rows);
   }
 
   sumGradients(start: number, end: number, out: Float64Array): void {

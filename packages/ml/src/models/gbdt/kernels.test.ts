@@ -3,7 +3,7 @@ import { Rng } from "../../datasets/rng.js";
 import type { TreeEnsemble } from "../ensemble/types.js";
 import { kernelSettings, threadSettings } from "./builder.js";
 import { buildHistogram, buildPackedHistogram, partitionRows, subtractHistogram } from "./histogram.js";
-import { instantiateKernels, KernelArena } from "./kernels.js";
+import { instantiateKernels, KernelArena, logisticGradients } from "./kernels.js";
 import { binaryTable, categoricalTable } from "./test-data.js";
 import { trainGbdt } from "./train.js";
 
@@ -151,6 +151,34 @@ describe("training with and without the wasm kernels", () => {
         kernelSettings.wasm = true;
       }
       expect(treesOf(await run())).toEqual(treesOf(plain));
+    }
+  });
+});
+
+describe("logistic gradients", () => {
+  it("are the same from the wasm kernel and in JavaScript, and close to Math.exp's", () => {
+    const rng = new Rng(11);
+    const n = 1001;
+    const a = new KernelArena();
+    const at = { m: a.alloc((n + 1) * 8), y: a.alloc((n + 1) * 8), w: a.alloc((n + 1) * 8), gh: a.alloc((n + 1) * 16) };
+    const mem = a.create(false)!;
+    const k = instantiateKernels(mem, false);
+    const margin = new Float64Array(mem.buffer, at.m, n);
+    const y = new Float64Array(mem.buffer, at.y, n);
+    const w = new Float64Array(mem.buffer, at.w, n);
+    for (let r = 0; r < n; r++) {
+      margin[r] = r < 8 ? [0, -0, 800, -800, 708.5, -709, 1e-300, 36][r]! : rng.normal() * 10 ** rng.int(-3, 3);
+      y[r] = rng.next() < 0.5 ? 1 : 0;
+      w[r] = rng.next() * 2;
+    }
+    const js = new Float64Array(2 * n);
+    logisticGradients(y, margin, w, js, n);
+    k.logistic(at.m, at.y, at.w, at.gh, n);
+    expect(same(new Float64Array(mem.buffer, at.gh, 2 * n), js)).toBe(true);
+    for (let r = 0; r < n; r++) {
+      const p = 1 / (1 + Math.exp(-margin[r]!));
+      expect(js[2 * r]).toBeCloseTo((p - y[r]!) * w[r]!, 14);
+      expect(js[2 * r + 1]).toBeCloseTo(Math.max(p * (1 - p), 1e-16) * w[r]!, 14);
     }
   });
 });

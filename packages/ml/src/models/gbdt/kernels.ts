@@ -80,6 +80,12 @@ export interface KernelExports {
   histSmall(hist: number, col: number, gh: number, idx: number, start: number, end: number): void;
   /** Writes the (gradient, hessian) sums of rows `idx[start..end)`, each in row order, at `out`. */
   sumRows(gh: number, idx: number, start: number, end: number, out: number): void;
+  /**
+   * {@link logisticGradients} over rows 0..n (pointers to f64 margins, labels and weights;
+   * interleaved output). Works two rows at a time: with n odd, one row past n is read and
+   * written too, so every buffer needs room for it.
+   */
+  logistic(margin: number, y: number, w: number, gh: number, n: number): void;
   /** `parent[i] -= child[i]` for `n` doubles from byte offsets `parent`, `child` (n even). */
   subtract(parent: number, child: number, n: number): void;
   /**
@@ -865,6 +871,202 @@ function sumKernel(): Func {
   };
 }
 
+/** {@link logisticGradients}, two rows per step. */
+function logisticKernel(): Func {
+  const MARGIN = 0;
+  const Y = 1;
+  const W = 2;
+  const GRAD = 3;
+  const N = 4;
+  const I = 5;
+  const Z = 6;
+  const KD = 7;
+  const K = 8;
+  const HI = 9;
+  const LO = 10;
+  const X = 11;
+  const T = 12;
+  const C = 13;
+  const P = 14;
+  const G = 15;
+  const H = 16;
+  const W2 = 17;
+  const f64x2 = (v: number) => {
+    const b = new Uint8Array(new Float64Array([v, v]).buffer);
+    return [0xfd, 0x0c, ...b];
+  };
+  const i64x2 = (v: number) => [0xfd, 0x0c, ...new Uint8Array(new BigInt64Array([BigInt(v), BigInt(v)]).buffer)];
+  const op = (code: number) => [0xfd, ...uleb(code)];
+  const NEG = op(237);
+  const MIN = op(244);
+  const MAX = op(245);
+  const I64_ADD = op(206);
+  const I64_SHL = op(203);
+  const body = [
+    ...BLOCK,
+    ...get(N),
+    ...i32(0),
+    0x4c, // i32.le_s
+    ...brIf(0),
+    ...LOOP,
+    // z = min(max(-m, -LIMIT), LIMIT)
+    ...get(MARGIN),
+    ...get(I),
+    ...i32(3),
+    ...SHL,
+    ...ADD,
+    ...loadV128(),
+    ...NEG,
+    ...f64x2(-EXP_LIMIT),
+    ...MAX,
+    ...f64x2(EXP_LIMIT),
+    ...MIN,
+    ...tee(Z),
+    ...f64x2(INV_LN2),
+    ...MUL_F64X2,
+    ...f64x2(ROUND),
+    ...ADD_F64X2,
+    ...tee(KD),
+    ...f64x2(ROUND),
+    ...SUB_F64X2,
+    ...set(K),
+    ...get(Z),
+    ...get(K),
+    ...f64x2(LN2_HI),
+    ...MUL_F64X2,
+    ...SUB_F64X2,
+    ...set(HI),
+    ...get(K),
+    ...f64x2(LN2_LO),
+    ...MUL_F64X2,
+    ...set(LO),
+    ...get(HI),
+    ...get(LO),
+    ...SUB_F64X2,
+    ...tee(X),
+    ...get(X),
+    ...MUL_F64X2,
+    ...set(T),
+    // c = x - t * (P1 + t * (P2 + t * (P3 + t * (P4 + t * P5))))
+    ...get(X),
+    ...get(T),
+    ...f64x2(P1),
+    ...get(T),
+    ...f64x2(P2),
+    ...get(T),
+    ...f64x2(P3),
+    ...get(T),
+    ...f64x2(P4),
+    ...get(T),
+    ...f64x2(P5),
+    ...MUL_F64X2,
+    ...ADD_F64X2,
+    ...MUL_F64X2,
+    ...ADD_F64X2,
+    ...MUL_F64X2,
+    ...ADD_F64X2,
+    ...MUL_F64X2,
+    ...ADD_F64X2,
+    ...MUL_F64X2,
+    ...SUB_F64X2,
+    ...set(C),
+    // e = (1 - (lo - (x * c) / (2 - c) - hi)) * 2^k, 2^k from the low bits of kd
+    ...f64x2(1),
+    ...get(LO),
+    ...get(X),
+    ...get(C),
+    ...MUL_F64X2,
+    ...f64x2(2),
+    ...get(C),
+    ...SUB_F64X2,
+    ...DIV_F64X2,
+    ...SUB_F64X2,
+    ...get(HI),
+    ...SUB_F64X2,
+    ...SUB_F64X2,
+    ...get(KD),
+    ...i64x2(1023),
+    ...I64_ADD,
+    ...i32(52),
+    ...I64_SHL,
+    ...MUL_F64X2,
+    // p = 1 / (1 + e)
+    ...set(P),
+    ...f64x2(1),
+    ...f64x2(1),
+    ...get(P),
+    ...ADD_F64X2,
+    ...DIV_F64X2,
+    ...set(P),
+    ...get(W),
+    ...get(I),
+    ...i32(3),
+    ...SHL,
+    ...ADD,
+    ...loadV128(),
+    ...set(W2),
+    // g = (p - y) * w; h = max(p * (1 - p), MIN_HESS) * w
+    ...get(P),
+    ...get(Y),
+    ...get(I),
+    ...i32(3),
+    ...SHL,
+    ...ADD,
+    ...loadV128(),
+    ...SUB_F64X2,
+    ...get(W2),
+    ...MUL_F64X2,
+    ...set(G),
+    ...get(P),
+    ...f64x2(1),
+    ...get(P),
+    ...SUB_F64X2,
+    ...MUL_F64X2,
+    ...f64x2(MIN_HESS),
+    ...MAX,
+    ...get(W2),
+    ...MUL_F64X2,
+    ...set(H),
+    // Interleave: (g0, h0) then (g1, h1).
+    ...get(GRAD),
+    ...get(I),
+    ...i32(4),
+    ...SHL,
+    ...ADD,
+    ...get(G),
+    ...get(H),
+    ...pairOf(0, 0),
+    ...storeV128(),
+    ...get(GRAD),
+    ...get(I),
+    ...i32(4),
+    ...SHL,
+    ...ADD,
+    ...get(G),
+    ...get(H),
+    ...pairOf(1, 1),
+    ...storeV128(16),
+    ...get(I),
+    ...i32(2),
+    ...ADD,
+    ...tee(I),
+    ...get(N),
+    ...LT_S,
+    ...brIf(0),
+    ...END,
+    ...END,
+  ];
+  return {
+    params: 5,
+    results: 0,
+    locals: [
+      [1, I32],
+      [12, V128],
+    ],
+    body,
+  };
+}
+
 const EXPORTS: [keyof KernelExports, () => Func][] = [
   ["histDense", () => histKernel(false, false)],
   ["histSparse", () => histKernel(false, true)],
@@ -875,6 +1077,7 @@ const EXPORTS: [keyof KernelExports, () => Func][] = [
   ["scanNumeric", scanKernel],
   ["histSmall", () => smallKernel(1)],
   ["sumRows", sumKernel],
+  ["logistic", logisticKernel],
 ];
 
 /** The module's bytes, importing memory `env.memory` (shared or not, as it will be given). */
@@ -934,6 +1137,54 @@ export function instantiateKernels(memory: KernelMemory, shared: boolean): Kerne
   const m = kernelModule(shared);
   if (!m || !wasm) throw new Error("WebAssembly kernels are unavailable");
   return new wasm.Instance(m, { env: { memory } }).exports as KernelExports;
+}
+
+// exp for the logistic gradients: fdlibm's reduction and rational kernel (under one ulp),
+// written out here so the JavaScript and wasm versions perform the same operations.
+const LN2_HI = 6.9314718036912381649e-1;
+const LN2_LO = 1.90821492927058770002e-10;
+const INV_LN2 = 1.442695040888963387;
+const P1 = 1.66666666666666019037e-1;
+const P2 = -2.77777777770155933842e-3;
+const P3 = 6.61375632143793436117e-5;
+const P4 = -1.6533902205465251539e-6;
+const P5 = 4.13813679705723846039e-8;
+/** 1.5 * 2^52: adding it rounds to an integer (ties to even) that its low bits then hold. */
+const ROUND = 6755399441055744;
+/** Margins beyond this saturate the sigmoid; the bound keeps 2^k a normal double. */
+const EXP_LIMIT = 708;
+/** Hessians are kept at least this large (as objectives.ts). */
+const MIN_HESS = 1e-16;
+
+/** 2^k for the k the reduction can produce. */
+const POW2 = Float64Array.from({ length: 2048 }, (_, i) => 2 ** (i - 1023));
+
+/**
+ * Logistic-loss gradients and hessians for rows 0..n of `margin`, as `Binary.gradients`
+ * but with this module's exp, exactly as the wasm `logistic` kernel computes them.
+ */
+export function logisticGradients(
+  y: ArrayLike<number>,
+  margin: Float64Array,
+  w: Float64Array,
+  gh: Float64Array,
+  n: number,
+): void {
+  for (let r = 0; r < n; r++) {
+    const z = Math.min(Math.max(-margin[r]!, -EXP_LIMIT), EXP_LIMIT);
+    const kd = z * INV_LN2 + ROUND;
+    const k = kd - ROUND;
+    const hi = z - k * LN2_HI;
+    const lo = k * LN2_LO;
+    const x = hi - lo;
+    const t = x * x;
+    const c = x - t * (P1 + t * (P2 + t * (P3 + t * (P4 + t * P5))));
+    const e = (1 - (lo - (x * c) / (2 - c) - hi)) * POW2[k + 1023]!;
+    const p = 1 / (1 + e);
+    const wr = w[r]!;
+    gh[2 * r] = (p - y[r]!) * wr;
+    gh[2 * r + 1] = Math.max(p * (1 - p), MIN_HESS) * wr;
+  }
 }
 
 /** What a thread needs to build histograms with the kernels (byte offsets into their memory). */

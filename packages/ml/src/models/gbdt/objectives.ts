@@ -1,6 +1,7 @@
 import { ValidationError } from "@quintet/core";
 import type { MetricName } from "../../metrics/registry.js";
 import type { Link } from "../ensemble/types.js";
+import { logisticGradients } from "./kernels.js";
 
 /** Loss functions the GBDT trains on. */
 export type ObjectiveName = "binary" | "multiclass" | "squared" | "absolute" | "huber" | "poisson";
@@ -154,12 +155,8 @@ class Binary implements Objective {
   prepare(): void {}
 
   gradients(_g: number, y: ArrayLike<number>, margin: Float64Array, w: Float64Array, gh: Float64Array): void {
-    for (let r = 0; r < y.length; r++) {
-      const p = 1 / (1 + Math.exp(-margin[r]!));
-      const wr = w[r]!;
-      gh[2 * r] = (p - y[r]!) * wr;
-      gh[2 * r + 1] = Math.max(p * (1 - p), MIN_HESS) * wr;
-    }
+    // The same arithmetic as the histogram builder's wasm kernel, which training uses.
+    logisticGradients(y, margin, w, gh, y.length);
   }
 }
 

@@ -233,7 +233,8 @@ export async function trainGbdt(X: Matrix, y: ArrayLike<number>, options: GbdtOp
           fc = treeFeatures;
           fs = feats;
         }
-        obj.gradients(g, y, margins, weights, builder.gh);
+        if (obj.name === "binary") builder.logisticGradients(y, margins, weights);
+        else obj.gradients(g, y, margins, weights, builder.gh);
         builder.idx.set(sampled.subarray(0, m));
         const grown = learner.grow(m, fs, fc, rng);
         const { tree, numLeaves, leafNode, leafStart, leafEnd } = grown;
