@@ -7,6 +7,7 @@ export * from "./config/index.js";
 export * from "./errors/index.js";
 export * from "./jobs/index.js";
 export * from "./logging/index.js";
+export * from "./process/index.js";
 export * from "./report/index.js";
 export * from "./store/index.js";
 export * from "./tracing/index.js";

@@ -1,6 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import { ConflictError, type CoreTables, NotFoundError, type Store, ValidationError } from "@quintet/core";
+import {
+  ConflictError,
+  type CoreTables,
+  NotFoundError,
+  ownerProcessGone,
+  type Store,
+  ValidationError,
+} from "@quintet/core";
 import type { Kysely } from "kysely";
 import { type RunTables, runMigrations } from "./tables.js";
 
@@ -67,17 +74,7 @@ export function newOwner(): string {
 
 /** True when `owner` names a process on this host that no longer exists. */
 export function ownerIsDead(owner: string): boolean {
-  const [host, pidText] = owner.split(":");
-  if (host !== hostname()) return false;
-  const pid = Number(pidText);
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  if (pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "ESRCH";
-  }
+  return ownerProcessGone(owner);
 }
 
 function json(value: unknown): string {

@@ -1,3 +1,4 @@
+import type { RunStatus } from "@quintet/platform";
 import type { Command } from "commander";
 import { InvalidArgumentError } from "commander";
 import type { CliContext } from "../context.js";
@@ -14,7 +15,7 @@ export function register(program: Command, ctx: CliContext): void {
     .command("ls")
     .description("List runs, newest first")
     .option("--experiment <name>", "only this experiment")
-    .option("--status <status>", "running, finished or failed")
+    .option("--status <status>", "running, finished, failed or interrupted (its process is gone)")
     .option(
       "-n, --limit <n>",
       "at most this many (default 20)",
@@ -27,14 +28,16 @@ export function register(program: Command, ctx: CliContext): void {
       20,
     )
     .action(async (opts: { experiment?: string; status?: string; limit: number }) => {
-      if (opts.status && !["running", "finished", "failed"].includes(opts.status))
-        throw new InvalidArgumentError(`--status must be running, finished or failed, not "${opts.status}"`);
+      if (opts.status && !["running", "finished", "failed", "interrupted"].includes(opts.status))
+        throw new InvalidArgumentError(
+          `--status must be running, finished, failed or interrupted, not "${opts.status}"`,
+        );
       const list = await ctx.withProject(
         async ({ store, artifacts }) => {
           const { Tracker } = await import("@quintet/platform");
           return new Tracker(store, artifacts).listRuns({
             ...(opts.experiment ? { experiment: opts.experiment } : {}),
-            ...(opts.status ? { status: opts.status as "running" | "finished" | "failed" } : {}),
+            ...(opts.status ? { status: opts.status as RunStatus } : {}),
             limit: opts.limit,
           });
         },

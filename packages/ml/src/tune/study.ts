@@ -1,6 +1,14 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import { CancelledError, ConflictError, isBusy, NotFoundError, type Store, ValidationError } from "@quintet/core";
+import {
+  CancelledError,
+  ConflictError,
+  isBusy,
+  NotFoundError,
+  processGone,
+  type Store,
+  ValidationError,
+} from "@quintet/core";
 import { z } from "zod";
 import { Rng } from "../datasets/rng.js";
 import { createBuiltinRunner } from "./builtins.js";
@@ -116,15 +124,6 @@ function trialRng(seed: number, number: number): Rng {
   h = Math.imul(h, 0x7feb352d) >>> 0;
   h ^= h >>> 15;
   return new Rng(h);
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 function isUniqueViolation(err: unknown): boolean {
@@ -385,7 +384,7 @@ export class Study {
     for (const r of running) {
       const o = parseOwner(r.owner);
       const silent = now - Number(r.heartbeat_at ?? 0) > staleAfterMs;
-      const dead = o !== undefined && o.host === this.owner.host && o.pid !== process.pid && !processAlive(o.pid);
+      const dead = o !== undefined && processGone(o.host, o.pid);
       if (!(o === undefined || silent || dead)) continue;
       const res = await this.db
         .updateTable("tune_trials")

@@ -13,6 +13,8 @@ export type TrackingTables = {
     started_at: number;
     ended_at: number | null;
     error: string | null;
+    /** `host:pid` of the process running it (see RunStatus "interrupted"). */
+    owner: string | null;
   };
   tracking_metrics: { run_id: string; key: string; step: number; value: number; at: number };
   tracking_artifacts: { run_id: string; name: string; digest: string; media_type: string; size: number; at: number };
@@ -61,6 +63,12 @@ export const trackingMigrations: Migration[] = [
         .addColumn("at", t.bigint, (c) => c.notNull())
         .addPrimaryKeyConstraint("tracking_artifacts_pk", ["run_id", "name"])
         .execute();
+    },
+  },
+  {
+    id: "0002_run_owner",
+    async up(db) {
+      await db.schema.alterTable("tracking_runs").addColumn("owner", "text").execute();
     },
   },
 ];

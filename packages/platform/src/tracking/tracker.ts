@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { NotFoundError, type Store, ValidationError } from "@quintet/core";
+import { NotFoundError, ownerProcessGone, processOwner, type Store, ValidationError } from "@quintet/core";
 import { type TrackingTables, trackingMigrations } from "./schema.js";
 
 /** Where run artifacts go: the core ArtifactStore satisfies this. */
@@ -11,7 +11,11 @@ export interface ArtifactSink {
   ): Promise<{ digest: string; size: number }>;
 }
 
-export type RunStatus = "running" | "finished" | "failed";
+/**
+ * `interrupted`: the run was never ended and the process that ran it (on this host) is gone —
+ * killed or crashed. Reported, not stored: the row still says running.
+ */
+export type RunStatus = "running" | "finished" | "failed" | "interrupted";
 export type ParamValue = string | number | boolean | null;
 
 /** What a run was trained on: enough to tell two datasets apart and to find the data again. */
@@ -126,6 +130,7 @@ export class Tracker {
         started_at: Date.now(),
         ended_at: null,
         error: null,
+        owner: processOwner(),
       })
       .execute();
     return new Run(id, this.store, this.artifacts);
@@ -155,9 +160,11 @@ export class Tracker {
     const db = await this.db();
     let q = db.selectFrom("tracking_runs").selectAll().orderBy("started_at", "desc").orderBy("id", "desc");
     if (filter.experiment) q = q.where("experiment", "=", filter.experiment);
-    if (filter.status) q = q.where("status", "=", filter.status);
+    const stored = filter.status === "interrupted" ? "running" : filter.status;
+    if (stored) q = q.where("status", "=", stored);
     const rows = await q.limit(filter.limit ?? 100).execute();
-    return this.hydrate(rows);
+    const runs = await this.hydrate(rows);
+    return filter.status ? runs.filter((r) => r.status === filter.status) : runs;
   }
 
   /** Every value of one metric in step order, for curves. */
@@ -214,7 +221,8 @@ export class Tracker {
         id: r.id,
         experiment: r.experiment,
         name: r.name,
-        status: r.status as RunStatus,
+        status:
+          r.status === "running" && r.owner && ownerProcessGone(r.owner) ? "interrupted" : (r.status as RunStatus),
         params: JSON.parse(r.params),
         tags: JSON.parse(r.tags),
         dataset: r.dataset ? JSON.parse(r.dataset) : null,

@@ -48,9 +48,11 @@ describe("a training process killed midway", () => {
         const registry = new ModelRegistry(store, artifacts);
         expect((await registry.listModels()).find((m) => m.name === name)?.versions ?? 0).toBe(0);
         await expect(registry.resolve(`${name}@champion`)).rejects.toThrow();
-        // The run the killed process started is on record, so the attempt is visible.
-        const runs = await new Tracker(store, artifacts).listRuns();
-        expect(runs.length).toBeGreaterThan(0);
+        // The run the killed process started is on record as interrupted, not forever running.
+        const tracker = new Tracker(store, artifacts);
+        const interrupted = await tracker.listRuns({ status: "interrupted" });
+        expect(interrupted.filter((r) => r.tags.model === name)).toHaveLength(1);
+        expect(await tracker.listRuns({ status: "running" })).toEqual([]);
 
         // The next training of the same model is version 1, champion, and loads.
         const again = await trainTable(

@@ -1,0 +1,1 @@
+export { ownerProcessGone, processGone, processOwner } from "./owner.js";
