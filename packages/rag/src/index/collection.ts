@@ -127,6 +127,19 @@ function rowToChunk(r: Record<string, any>, withVector: boolean): StoredChunk {
 }
 
 const CHUNK_ONLY = "kind = 'chunk'";
+
+/**
+ * Scalar indexes on the columns every search filters by (kind, access labels, metadata pairs) and
+ * the ids that merges and lookups match on. Without them LanceDB evaluates the access predicate
+ * over every row of the table before each search: at 100k rows that was most of a BM25 query.
+ */
+const SCALAR_INDEXES: ReadonlyArray<readonly [column: string, config: () => Index]> = [
+  ["kind", () => Index.bitmap()],
+  ["access", () => Index.labelList()],
+  ["meta_kv", () => Index.labelList()],
+  ["id", () => Index.btree()],
+  ["document_id", () => Index.btree()],
+];
 // Predicates over long id lists are split so no statement grows unbounded.
 const ID_BATCH = 500;
 
@@ -320,14 +333,18 @@ export class Collection {
   }
 
   /**
-   * Keeps indexes in step with the data: the full-text index always exists; the vector index is
-   * built once the collection reaches the ANN threshold. New rows are searched exactly until
-   * {@link optimize} folds them into the indexes.
+   * Keeps indexes in step with the data: the full-text and scalar indexes always exist; the vector
+   * index is built once the collection reaches the ANN threshold. New rows are searched exactly
+   * (and filtered by scanning) until {@link optimize} folds them into the indexes.
    */
   async maintain(): Promise<void> {
     const idx = await this.table.listIndices();
-    if (!idx.some((i) => i.columns.includes("text"))) await this.table.createIndex("text", { config: Index.fts() });
-    if (!idx.some((i) => i.columns.includes("vector"))) {
+    const has = (column: string) => idx.some((i) => i.columns.length === 1 && i.columns[0] === column);
+    if (!has("text")) await this.table.createIndex("text", { config: Index.fts() });
+    for (const [column, config] of SCALAR_INDEXES) {
+      if (!has(column)) await this.table.createIndex(column, { config: config() });
+    }
+    if (!has("vector")) {
       const rows = await this.table.countRows();
       if (rows >= this.ann.threshold) await this.buildVectorIndex(rows);
     }
@@ -363,8 +380,6 @@ export class Collection {
       });
     }
     await this.table.createIndex("vector", { config, replace: true });
-    // Scalar indexes make the document-id merges and access filters cheap at this size.
-    await this.table.createIndex("document_id", { config: Index.btree(), replace: true });
   }
 
   /** Compacts files and folds rows written since the last build into the indexes. */

@@ -93,6 +93,72 @@ describe("RagIndex and collections", () => {
     expect(text[0]!.score).toBeGreaterThanOrEqual(text[1]!.score);
   });
 
+  it("keeps scalar indexes on the filtered columns, and filters through them as a scan would", async () => {
+    const { docs, embedder, collection, chunker } = await setup(60);
+    const scalar = ["kind", "access", "meta_kv", "id", "document_id"];
+    // Declared on the empty collection, before any row exists.
+    expect((await collection.indexes()).map((i) => i.columns[0])).toEqual(expect.arrayContaining(scalar));
+    const rows = async () =>
+      (await collection.table.query().select(["id", "kind", "access", "meta_kv"]).toArray()).map((r) => ({
+        id: r.id as string,
+        kind: r.kind as string,
+        access: Array.from(r.access.toArray()) as string[],
+        kv: Array.from(r.meta_kv.toArray()) as string[],
+      }));
+    type Row = Awaited<ReturnType<typeof rows>>[number];
+    const cases: Array<[string, (r: Row) => boolean]> = [
+      [accessPredicate({ labels: [] })!, (r) => r.access.includes("public")],
+      [accessPredicate({ labels: ["team:a"] })!, (r) => r.access.some((l) => l === "public" || l === "team:a")],
+      [
+        accessPredicate({ labels: ["team:finance"] })!,
+        (r) => r.access.some((l) => l === "public" || l === "team:finance"),
+      ],
+      [
+        andPredicates("kind = 'chunk'", accessPredicate({ labels: ["team:b"] }))!,
+        (r) => r.kind === "chunk" && r.access.some((l) => l === "public" || l === "team:b"),
+      ],
+      [compileFilter({ topic: "cooking" })!, (r) => r.kv.includes("topic=cooking")],
+      [compileFilter({ topic: { $ne: "cooking" } })!, (r) => !r.kv.includes("topic=cooking")],
+      [
+        compileFilter({ topic: { $nin: ["cooking", "finance"] } })!,
+        (r) => !r.kv.includes("topic=cooking") && !r.kv.includes("topic=finance"),
+      ],
+      [
+        `NOT (${accessPredicate({ labels: ["team:a"] })})`,
+        (r) => !r.access.some((l) => l === "public" || l === "team:a"),
+      ],
+    ];
+    const check = async () => {
+      const all = await rows();
+      for (const [where, keep] of cases) {
+        const got = (await collection.table.query().where(where).select(["id"]).toArray()).map((r) => r.id).sort();
+        expect(got, where).toEqual(
+          all
+            .filter(keep)
+            .map((r) => r.id)
+            .sort(),
+        );
+      }
+      return all;
+    };
+    // Half the rows written since the indexes were declared (not yet folded in), then all of them.
+    await ingestDocuments(docs.slice(0, 30), { collection, embedder, chunker, optimize: false });
+    expect((await check()).length).toBeGreaterThan(0);
+    await ingestDocuments(docs.slice(30), { collection, embedder, chunker });
+    const all = await check();
+    for (const i of (await collection.table.listIndices()).filter((x) => scalar.includes(x.columns[0]!))) {
+      expect((await collection.table.indexStats(i.name))!.numUnindexedRows, i.name).toBe(0);
+      expect((await collection.table.indexStats(i.name))!.numIndexedRows, i.name).toBe(all.length);
+    }
+    // Through the indexes, a filtered search still returns k results when k rows qualify.
+    const hits = await collection.searchText("invoice ledger dividend audit payroll report", {
+      k: 5,
+      where: accessPredicate({ labels: [] })!,
+    });
+    expect(hits).toHaveLength(5);
+    for (const h of hits) expect(h.chunk.access).toEqual(["public"]);
+  });
+
   it("builds an ANN index past the threshold and still honours access labels", async () => {
     const { docs, embedder, collection, chunker } = await setup(400, { threshold: 300, type: "ivf_pq" } as never);
     await ingestDocuments(docs, { collection, embedder, chunker, batchSize: 100 });

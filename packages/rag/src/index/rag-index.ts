@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { type Connection, connect, Index } from "@lancedb/lancedb";
+import { type Connection, connect } from "@lancedb/lancedb";
 import { ConflictError, NotFoundError, QuintetError, ValidationError } from "@quintet/core";
 import { type AnnOptions, Collection, type CollectionMeta } from "./collection.js";
 import { collectionSchema } from "./schema.js";
@@ -139,9 +139,11 @@ export class RagIndex {
       [`${META_PREFIX}created_at`]: String(Date.now()),
       [`${META_PREFIX}schema`]: "1",
     });
-    const table = await this.db.createEmptyTable(name, schema);
-    await table.createIndex("text", { config: Index.fts() });
-    return this.open(name, options.ann ? { ann: options.ann } : {});
+    await this.db.createEmptyTable(name, schema);
+    // Indexes are declared on the empty table; each optimize() folds the rows written since into them.
+    const collection = await this.open(name, options.ann ? { ann: options.ann } : {});
+    await collection.maintain();
+    return collection;
   }
 
   /** Deletes a collection and all its versions. */
