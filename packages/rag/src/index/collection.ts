@@ -1,6 +1,6 @@
 import { Index, type Table } from "@lancedb/lancedb";
 import { ConflictError, NotFoundError, QuintetError, ValidationError } from "@quintet/core";
-import type { Schema } from "apache-arrow";
+import type { Table as ArrowTable, Schema } from "apache-arrow";
 import { documentFingerprint } from "../documents/create.js";
 import type { Chunk, Document } from "../documents/types.js";
 import { andPredicates, sqlString } from "./filter.js";
@@ -55,9 +55,21 @@ export interface StoredChunk {
   vector?: Float32Array;
 }
 
+/**
+ * What ranking needs of a hit, without the rest of its row: the id, the parent it expands to, the
+ * text and title when asked for (rerankers read them) and the vector when asked for (MMR).
+ */
+export interface ChunkRef {
+  id: string;
+  parentId?: string;
+  text?: string;
+  title?: string;
+  vector?: Float32Array;
+}
+
 /** A hit from one retriever: the chunk, its 1-based rank and the retriever's raw score. */
-export interface Hit {
-  chunk: StoredChunk;
+export interface Hit<C extends ChunkRef = StoredChunk> {
+  chunk: C;
   rank: number;
   /** BM25 score (full text), or cosine similarity (vector). */
   score: number;
@@ -65,6 +77,8 @@ export interface Hit {
 
 export interface SearchOptions {
   k: number;
+  /** With {@link Collection.searchTextRefs}/{@link Collection.searchVectorRefs}: also read text and title. */
+  withText?: boolean;
   /** SQL predicate (from compileFilter/accessPredicate) applied inside the search, before top-k. */
   where?: string;
   /** Include the stored vector of each hit (for MMR). */
@@ -91,39 +105,97 @@ export interface DocumentEntry {
   vectors: Float32Array[];
 }
 
-function rowToChunk(r: Record<string, any>, withVector: boolean): StoredChunk {
+type Column = { get(i: number): any } | null;
+
+/**
+ * Reads chunks straight from the Arrow columns of a result. `toArray()` would first build a proxy
+ * object per row and a visitor call per cell, which cost more than the search itself at k = 50.
+ */
+function chunksFrom(table: ArrowTable, withVector: boolean): StoredChunk[] {
+  const col = (name: string): Column => table.getChild(name);
+  const c = Object.fromEntries(RESULT_COLUMNS.map((n) => [n, col(n)])) as Record<
+    (typeof RESULT_COLUMNS)[number],
+    Column
+  >;
+  const vec = withVector ? col("vector") : null;
   const list = (v: any): string[] => (v ? Array.from(v.toArray ? v.toArray() : v) : []);
-  const c: StoredChunk = {
-    id: r.id,
-    documentId: r.document_id,
-    kind: r.kind,
-    index: r.chunk_index,
-    text: r.text,
-    content: r.content,
-    headingPath: list(r.heading_path),
-    start: r.char_start,
-    end: r.char_end,
-    tokens: r.tokens,
-    title: r.title,
-    source: {
-      kind: r.source_kind,
-      name: r.source_name,
-      uri: r.source_uri,
-      key: r.source_key,
-      priority: r.source_priority,
-    },
-    docHash: r.doc_hash,
-    fetchedAt: r.fetched_at,
-    access: list(r.access),
-    metadata: r.metadata ? JSON.parse(r.metadata) : {},
-  };
-  if (r.context !== null && r.context !== undefined) c.context = r.context;
-  if (r.parent_id !== null && r.parent_id !== undefined) c.parentId = r.parent_id;
-  if (r.mime_type !== null && r.mime_type !== undefined) c.mimeType = r.mime_type;
-  if (r.created_at !== null && r.created_at !== undefined) c.createdAt = r.created_at;
-  if (r.updated_at !== null && r.updated_at !== undefined) c.updatedAt = r.updated_at;
-  if (withVector && r.vector) c.vector = Float32Array.from(r.vector.toArray ? r.vector.toArray() : r.vector);
-  return c;
+  const out: StoredChunk[] = new Array(table.numRows);
+  for (let i = 0; i < table.numRows; i++) {
+    const get = (x: Column) => x?.get(i) ?? null;
+    const meta = get(c.metadata);
+    const chunk: StoredChunk = {
+      id: get(c.id),
+      documentId: get(c.document_id),
+      kind: get(c.kind),
+      index: get(c.chunk_index),
+      text: get(c.text),
+      content: get(c.content),
+      headingPath: list(get(c.heading_path)),
+      start: get(c.char_start),
+      end: get(c.char_end),
+      tokens: get(c.tokens),
+      title: get(c.title),
+      source: {
+        kind: get(c.source_kind),
+        name: get(c.source_name),
+        uri: get(c.source_uri),
+        key: get(c.source_key),
+        priority: get(c.source_priority),
+      },
+      docHash: get(c.doc_hash),
+      fetchedAt: get(c.fetched_at),
+      access: list(get(c.access)),
+      metadata: meta ? JSON.parse(meta) : {},
+    };
+    const context = get(c.context);
+    if (context !== null) chunk.context = context;
+    const parentId = get(c.parent_id);
+    if (parentId !== null) chunk.parentId = parentId;
+    const mimeType = get(c.mime_type);
+    if (mimeType !== null) chunk.mimeType = mimeType;
+    const createdAt = get(c.created_at);
+    if (createdAt !== null) chunk.createdAt = createdAt;
+    const updatedAt = get(c.updated_at);
+    if (updatedAt !== null) chunk.updatedAt = updatedAt;
+    const v = get(vec);
+    if (v) chunk.vector = Float32Array.from(v.toArray ? v.toArray() : v);
+    out[i] = chunk;
+  }
+  return out;
+}
+
+function refsFrom(table: ArrowTable): ChunkRef[] {
+  const ids = table.getChild("id")!;
+  const parents = table.getChild("parent_id");
+  const texts = table.getChild("text");
+  const titles = table.getChild("title");
+  const vecs = table.getChild("vector");
+  const out: ChunkRef[] = new Array(table.numRows);
+  for (let i = 0; i < table.numRows; i++) {
+    const r: ChunkRef = { id: ids.get(i) };
+    const p = parents?.get(i);
+    if (p !== null && p !== undefined) r.parentId = p;
+    if (texts) r.text = texts.get(i);
+    if (titles) r.title = titles.get(i);
+    const v = vecs?.get(i);
+    if (v) r.vector = Float32Array.from(v.toArray());
+    out[i] = r;
+  }
+  return out;
+}
+
+function refColumns(options: SearchOptions): string[] {
+  const cols = ["id", "parent_id"];
+  if (options.withText) cols.push("text", "title");
+  if (options.withVectors) cols.push("vector");
+  return cols;
+}
+
+function scores(table: ArrowTable, column: "_score" | "_distance"): Float64Array {
+  const col = table.getChild(column);
+  const out = new Float64Array(table.numRows);
+  for (let i = 0; i < out.length; i++) out[i] = Number(col?.get(i) ?? 0);
+  return out;
 }
 
 const CHUNK_ONLY = "kind = 'chunk'";
@@ -267,30 +339,52 @@ export class Collection {
     return out;
   }
 
-  /** Chunks by id (in no particular order). */
-  async get(ids: readonly string[], options: { withVectors?: boolean } = {}): Promise<StoredChunk[]> {
+  /**
+   * Chunks by id (in no particular order). With `where`, only rows that also match it: the
+   * retriever re-checks access when it reads full rows after ranking, in case they changed since.
+   */
+  async get(ids: readonly string[], options: { withVectors?: boolean; where?: string } = {}): Promise<StoredChunk[]> {
     const out: StoredChunk[] = [];
     const cols = options.withVectors ? [...RESULT_COLUMNS, "vector"] : [...RESULT_COLUMNS];
     for (const b of chunked(ids, ID_BATCH)) {
-      const rows = await this.table.query().where(inList("id", b)).select(cols).toArray();
-      for (const r of rows) out.push(rowToChunk(r, Boolean(options.withVectors)));
+      const where = andPredicates(inList("id", b), options.where)!;
+      const rows = await this.table.query().where(where).select(cols).toArrow();
+      out.push(...chunksFrom(rows, Boolean(options.withVectors)));
     }
     return out;
   }
 
   /** BM25 full-text search over chunk text (LanceDB's inverted index; English stemming, stopwords removed). */
   async searchText(query: string, options: SearchOptions): Promise<Hit[]> {
+    const cols = options.withVectors ? [...RESULT_COLUMNS, "vector"] : [...RESULT_COLUMNS];
+    const rows = await this.textQuery(query, options, cols);
+    if (!rows) return [];
+    const score = scores(rows, "_score");
+    return chunksFrom(rows, Boolean(options.withVectors)).map((chunk, i) => ({ chunk, rank: i + 1, score: score[i]! }));
+  }
+
+  /**
+   * {@link searchText} reading only what ranking needs ({@link ChunkRef}). Every column read costs
+   * LanceDB a take per hit, so ranking 50 candidates on full rows cost more than the search; the
+   * full rows of the few results are then read with {@link get}.
+   */
+  async searchTextRefs(query: string, options: SearchOptions): Promise<Hit<ChunkRef>[]> {
+    const rows = await this.textQuery(query, options, refColumns(options));
+    if (!rows) return [];
+    const score = scores(rows, "_score");
+    return refsFrom(rows).map((chunk, i) => ({ chunk, rank: i + 1, score: score[i]! }));
+  }
+
+  private textQuery(query: string, options: SearchOptions, cols: string[]): Promise<ArrowTable> | undefined {
     const q = ftsQuery(query);
-    if (!q) return [];
-    const cols = options.withVectors ? [...RESULT_COLUMNS, "vector", "_score"] : [...RESULT_COLUMNS, "_score"];
-    const rows = await this.table
+    if (!q) return undefined;
+    return this.table
       .query()
       .fullTextSearch(q, { columns: "text" })
       .where(andPredicates(CHUNK_ONLY, options.where)!)
-      .select(cols)
+      .select([...cols, "_score"])
       .limit(options.k)
-      .toArray();
-    return rows.map((r, i) => ({ chunk: rowToChunk(r, Boolean(options.withVectors)), rank: i + 1, score: r._score }));
+      .toArrow();
   }
 
   /**
@@ -299,6 +393,24 @@ export class Collection {
    * zero vectors (parents, chunks with no known word) are then never returned.
    */
   async searchVector(vector: Float32Array, options: SearchOptions): Promise<Hit[]> {
+    const cols = options.withVectors ? [...RESULT_COLUMNS, "vector"] : [...RESULT_COLUMNS];
+    const rows = await this.vectorQuery(vector, options, cols);
+    const distance = scores(rows, "_distance");
+    return chunksFrom(rows, Boolean(options.withVectors)).map((chunk, i) => ({
+      chunk,
+      rank: i + 1,
+      score: 1 - distance[i]!,
+    }));
+  }
+
+  /** {@link searchVector} reading only what ranking needs (see {@link searchTextRefs}). */
+  async searchVectorRefs(vector: Float32Array, options: SearchOptions): Promise<Hit<ChunkRef>[]> {
+    const rows = await this.vectorQuery(vector, options, refColumns(options));
+    const distance = scores(rows, "_distance");
+    return refsFrom(rows).map((chunk, i) => ({ chunk, rank: i + 1, score: 1 - distance[i]! }));
+  }
+
+  private vectorQuery(vector: Float32Array, options: SearchOptions, cols: string[]): Promise<ArrowTable> {
     if (vector.length !== this.meta.dimensions) {
       throw new ValidationError(
         `query vector is ${vector.length}-wide; collection "${this.name}" holds ${this.meta.dimensions}`,
@@ -307,24 +419,18 @@ export class Collection {
         },
       );
     }
-    const cols = options.withVectors ? [...RESULT_COLUMNS, "vector", "_distance"] : [...RESULT_COLUMNS, "_distance"];
     let q = this.table
       .query()
       .nearestTo(vector)
       .distanceType("cosine")
       .where(andPredicates(CHUNK_ONLY, options.where)!)
-      .select(cols)
+      .select([...cols, "_distance"])
       .limit(options.k);
     if (options.exact) q = q.bypassVectorIndex();
     if (options.nprobes) q = q.nprobes(options.nprobes);
     if (options.ef) q = q.ef(options.ef);
     if (options.refineFactor) q = q.refineFactor(options.refineFactor);
-    const rows = await q.toArray();
-    return rows.map((r, i) => ({
-      chunk: rowToChunk(r, Boolean(options.withVectors)),
-      rank: i + 1,
-      score: 1 - r._distance,
-    }));
+    return q.toArrow();
   }
 
   /** The indexes LanceDB holds for this collection. */

@@ -37,7 +37,7 @@ export interface ChunkRow {
   metadata: string;
 }
 
-/** Columns read back for search results (everything but the vector). */
+/** Columns read back for search results: those a StoredChunk holds (not the vector, hashes or filter-only columns). */
 export const RESULT_COLUMNS = [
   "id",
   "document_id",
@@ -51,7 +51,6 @@ export const RESULT_COLUMNS = [
   "char_start",
   "char_end",
   "tokens",
-  "chunk_hash",
   "title",
   "source_kind",
   "source_name",

@@ -1,12 +1,12 @@
 import { ValidationError } from "@quintet/core";
-import type { Hit } from "../index/collection.js";
+import type { ChunkRef, Hit, StoredChunk } from "../index/collection.js";
 
 /** One ranked list to fuse: its name (`bm25`, `vector`, `vector:q2`…), family and weight. */
-export interface RankedList {
+export interface RankedList<C extends ChunkRef = StoredChunk> {
   name: string;
   /** `bm25` or `vector`: weighted fusion normalises and weights by family. */
   family: "bm25" | "vector";
-  hits: Hit[];
+  hits: Hit<C>[];
   /** Weight of this list (default 1). */
   weight?: number;
 }
@@ -28,9 +28,9 @@ export type Fusion =
     };
 
 /** A fused candidate with each list's contribution, for explanations. */
-export interface FusedCandidate {
+export interface FusedCandidate<C extends ChunkRef = StoredChunk> {
   id: string;
-  hit: Hit;
+  hit: Hit<C>;
   score: number;
   /** Best (lowest) rank and its raw score per family, over all lists of that family. */
   bm25?: { rank: number; score: number; list: string };
@@ -56,8 +56,11 @@ function normalizer(scores: number[], how: "minmax" | "dbsf"): (s: number) => nu
  * et al.); weighted fusion scores Σ wᵢ · norm(scoreᵢ), each list normalised on its own, a chunk
  * missing from a list contributing 0. Ties break by best rank, then id, so results are deterministic.
  */
-export function fuse(lists: readonly RankedList[], fusion: Fusion = { method: "rrf" }): FusedCandidate[] {
-  const byId = new Map<string, FusedCandidate & { bestRank: number }>();
+export function fuse<C extends ChunkRef = StoredChunk>(
+  lists: readonly RankedList<C>[],
+  fusion: Fusion = { method: "rrf" },
+): FusedCandidate<C>[] {
+  const byId = new Map<string, FusedCandidate<C> & { bestRank: number }>();
   const vw = fusion.vectorWeight ?? 0.5;
   if (!(vw >= 0 && vw <= 1)) {
     throw new ValidationError(`vectorWeight must be in [0, 1], got ${vw}`, {

@@ -133,6 +133,54 @@ describe("Retriever", () => {
     await expect(retriever.retrieve("x", {} as never)).rejects.toThrow(/needs `access`/);
   });
 
+  it("ranks on ids and reads whole rows only for the results, re-checking access as it reads them", async () => {
+    const docs = topicCorpus(60, 5, { access: (_i, topic) => (topic === "finance" ? ["team:finance"] : []) });
+    const emb = new LsaEmbedder({ dimensions: 16 }).fit(docs.map((d) => d.content));
+    const index = await RagIndex.open({ dir: mkdtempSync(join(tmpdir(), "quintet-rag-ret2-")) });
+    const collection = await index.create("kb", { dimensions: emb.dimensions!, embedderId: emb.id });
+    await ingestDocuments(docs, {
+      collection,
+      embedder: emb,
+      chunker: new RecursiveChunker({ chunkTokens: 48, overlapTokens: 8 }),
+    });
+    const r = new Retriever({ collection, embedder: emb, reranker: new LexicalReranker() });
+    const access = { labels: ["team:sales"] };
+    const q = "harbor anchor tide oven";
+    for (const p of [{ mode: "bm25" as const }, { mode: "vector" as const }, {}, { rerank: true, mmr: true }]) {
+      const got = await r.retrieve(q, { access, k: 8, ...p });
+      expect(got.results).toHaveLength(8);
+      // Every field of each result is the stored row (one read path or the other).
+      const stored = new Map((await collection.get(got.results.map((x) => x.chunk.id))).map((c) => [c.id, c]));
+      for (const x of got.results) expect(x.chunk).toEqual(stored.get(x.chunk.id));
+    }
+    // A single ranked list read whole in one query gives what the search itself gives.
+    const bm25 = await r.retrieve(q, { access, k: 8, mode: "bm25" });
+    const direct = await collection.searchText(q, { k: 8, where: "array_has_any(access, ['public', 'team:sales'])" });
+    expect(bm25.results.map((x) => [x.chunk.id, x.explanation.bm25!.score])).toEqual(
+      direct.map((h) => [h.chunk.id, h.score]),
+    );
+
+    // A row whose labels changed between ranking and reading (simulated: both rankings return a
+    // finance chunk first) is dropped when read, and the next candidate takes its place.
+    const secret = (await collection.searchText("invoice ledger dividend audit", { k: 1 }))[0]!.chunk;
+    expect(secret.access).toContain("team:finance");
+    const first = <T>(hits: Hit<T & { id: string }>[]) => [
+      { chunk: { id: secret.id } as T & { id: string }, rank: 1, score: hits[0]?.score ?? 1 },
+      ...hits.map((h) => ({ ...h, rank: h.rank + 1 })),
+    ];
+    const text = collection.searchTextRefs.bind(collection);
+    const vector = collection.searchVectorRefs.bind(collection);
+    collection.searchTextRefs = async (t, o) => first(await text(t, o));
+    collection.searchVectorRefs = async (v, o) => first(await vector(v, o));
+    for (const p of [{}, { fusion: { method: "weighted" as const, vectorWeight: 0.5 } }]) {
+      const got = await r.retrieve(q, { access, k: 8, ...p });
+      expect(got.results).toHaveLength(8);
+      for (const x of got.results) expect(x.chunk.access).not.toContain("team:finance");
+      expect(got.results.map((x) => x.rank)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    }
+    index.close();
+  });
+
   it("explains each result and returns parents for matching children", async () => {
     const r = await retriever.retrieve("telescope galaxy orbit nebula", { access: { labels: [] }, k: 5, rerank: true });
     expect(r.results).toHaveLength(5);

@@ -1,6 +1,6 @@
 import { QuintetError, ValidationError } from "@quintet/core";
 import { cosineSimilarity, type Embedder, type LlmClient, l2Normalize } from "@quintet/llm";
-import type { Collection, SearchOptions, StoredChunk } from "../index/collection.js";
+import type { ChunkRef, Collection, SearchOptions, StoredChunk } from "../index/collection.js";
 import { accessPredicate, andPredicates, compileFilter, type Filter, type Principal } from "../index/filter.js";
 import { type Fusion, fuse, type RankedList } from "./fusion.js";
 import { mmr } from "./mmr.js";
@@ -79,6 +79,14 @@ export interface RetrieverOptions {
 }
 
 const MAX_QUERY_CHARS = 8000;
+
+/** A candidate while ranking: its {@link ChunkRef}, and the full row once read (parents). */
+interface PoolEntry {
+  chunk: ChunkRef;
+  full?: StoredChunk;
+  score: number;
+  explanation: Explanation;
+}
 
 /**
  * Hybrid retrieval over one collection: BM25 and vector search (each with the access and metadata
@@ -202,28 +210,45 @@ export class Retriever {
     }
     lap("embed", t);
 
-    // 3. Search every variant with every retriever, in parallel.
+    // 3. Search every variant with every retriever, in parallel. Ranking reads only ids (and text,
+    // vectors when reranking or diversifying); the full rows of the results are read at the end.
     t = performance.now();
-    const base_: SearchOptions = { k: depth, withVectors: needVectors, ...(where ? { where } : {}) };
-    const jobs: Array<Promise<RankedList>> = [];
-    for (const v of variants) {
-      if (v.searched.includes("bm25")) {
-        jobs.push(
-          this.collection
-            .searchText(v.text, base_)
-            .then((hits) => ({ name: `bm25:${v.text}`, family: "bm25" as const, hits })),
-        );
+    const search = (limit: number, full: boolean): Promise<Array<RankedList<ChunkRef>>> => {
+      const o: SearchOptions = {
+        k: limit,
+        withVectors: needVectors,
+        withText: Boolean(options.rerank),
+        ...(where ? { where } : {}),
+      };
+      const jobs: Array<Promise<RankedList<ChunkRef>>> = [];
+      for (const v of variants) {
+        if (v.searched.includes("bm25")) {
+          const hits = full ? this.collection.searchText(v.text, o) : this.collection.searchTextRefs(v.text, o);
+          jobs.push(hits.then((h) => ({ name: `bm25:${v.text}`, family: "bm25" as const, hits: h })));
+        }
+        const qv = qvecs.get(v.text);
+        if (v.searched.includes("vector") && qv) {
+          const vo = { ...o, ...options.vectorSearch };
+          const hits = full ? this.collection.searchVector(qv, vo) : this.collection.searchVectorRefs(qv, vo);
+          jobs.push(hits.then((h) => ({ name: `vector:${v.text}`, family: "vector" as const, hits: h })));
+        }
       }
-      const qv = qvecs.get(v.text);
-      if (v.searched.includes("vector") && qv) {
-        jobs.push(
-          this.collection
-            .searchVector(qv, { ...base_, ...options.vectorSearch })
-            .then((hits) => ({ name: `vector:${v.text}`, family: "vector" as const, hits })),
-        );
-      }
+      return Promise.all(jobs);
+    };
+    // One ranked list, neither reranked nor diversified, fused by rank: its first k hits are the
+    // results, so they are read whole in one query. Children that fold into parents need the
+    // deeper list, which is then searched as usual.
+    const lists_ = variants.reduce(
+      (n, v) =>
+        n + (v.searched.includes("bm25") ? 1 : 0) + (v.searched.includes("vector") && qvecs.has(v.text) ? 1 : 0),
+      0,
+    );
+    let fullRows = lists_ === 1 && !options.rerank && !options.mmr && fusion.method === "rrf";
+    let lists = await search(fullRows ? k : depth, fullRows);
+    if (fullRows && (options.expandParents ?? true) && lists.some((l) => l.hits.some((h) => h.chunk.parentId))) {
+      fullRows = false;
+      lists = await search(depth, false);
     }
-    const lists = await Promise.all(jobs);
     signal?.throwIfAborted();
     lap("search", t);
 
@@ -238,8 +263,9 @@ export class Retriever {
       fusion,
     );
     const method: Explanation["fused"]["method"] = mode === "hybrid" ? fusion.method : mode;
-    let pool = fused.map((c, i) => ({
+    let pool: PoolEntry[] = fused.map((c, i) => ({
       chunk: c.hit.chunk,
+      ...(fullRows ? { full: c.hit.chunk as StoredChunk } : {}),
       score: c.score,
       explanation: {
         ...(c.bm25 ? { bm25: { rank: c.bm25.rank, score: c.bm25.score, query: c.bm25.list.slice(5) } } : {}),
@@ -252,7 +278,7 @@ export class Retriever {
 
     // Cosine to the original query for every candidate (BM25-only hits too), for rerank features and MMR.
     const q0 = qvecs.get(base) ?? qvecs.get(query.trim());
-    const cosine = (c: StoredChunk) => (q0 && c.vector ? cosineSimilarity(q0, c.vector) : undefined);
+    const cosine = (c: ChunkRef) => (q0 && c.vector ? cosineSimilarity(q0, c.vector) : undefined);
 
     // 5. Rerank.
     if (options.rerank) {
@@ -268,8 +294,8 @@ export class Retriever {
         const vs = cosine(p.chunk);
         return {
           id: p.chunk.id,
-          text: p.chunk.text,
-          title: p.chunk.title,
+          text: p.chunk.text ?? "",
+          title: p.chunk.title ?? "",
           signals: {
             fusedScore: p.score,
             fusedRank: i + 1,
@@ -289,7 +315,7 @@ export class Retriever {
           e.p.explanation.rerank = { by: this.reranker!.name, score: r.score, rank: i + 1, previousRank: e.i + 1 };
           return { ...e.p, score: r.score };
         })
-        .filter((x): x is (typeof pool)[number] => Boolean(x));
+        .filter((x): x is PoolEntry => Boolean(x));
       // Candidates the reranker dropped keep their fused order after the reranked ones.
       pool = [...reordered, ...[...byId.values()].map((e) => e.p), ...pool.slice(topN)];
       lap("rerank", t);
@@ -329,8 +355,8 @@ export class Retriever {
       if (parentIds.length) {
         t = performance.now();
         const parents = new Map((await this.collection.get(parentIds)).map((c) => [c.id, c]));
-        const out: typeof pool = [];
-        const slot = new Map<string, (typeof pool)[number]>();
+        const out: PoolEntry[] = [];
+        const slot = new Map<string, PoolEntry>();
         for (const p of pool) {
           const pid = p.chunk.parentId;
           const parent = pid ? parents.get(pid) : undefined;
@@ -341,7 +367,12 @@ export class Retriever {
           const existing = slot.get(parent.id);
           if (existing) existing.explanation.parent!.children.push(p.chunk.id);
           else {
-            const e = { ...p, chunk: parent, explanation: { ...p.explanation, parent: { children: [p.chunk.id] } } };
+            const e = {
+              ...p,
+              chunk: parent,
+              full: parent,
+              explanation: { ...p.explanation, parent: { children: [p.chunk.id] } },
+            };
             slot.set(parent.id, e);
             out.push(e);
           }
@@ -351,11 +382,26 @@ export class Retriever {
       }
     }
 
-    const results = pool.slice(0, k).map((p, i) => {
-      const chunk = { ...p.chunk };
-      delete chunk.vector;
-      return { chunk, rank: i + 1, score: p.score, explanation: p.explanation };
-    });
+    // 8. Full rows of the results. The access and metadata predicate is checked again: a row
+    // rewritten since the search (new labels) is dropped, and the next candidates fill its place.
+    t = performance.now();
+    const results: RetrievedChunk[] = [];
+    for (let next = 0; results.length < k && next < pool.length; ) {
+      const take = pool.slice(next, next + k - results.length);
+      next += take.length;
+      const missing = take.filter((p) => !p.full).map((p) => p.chunk.id);
+      const rows = missing.length
+        ? new Map((await this.collection.get(missing, where ? { where } : {})).map((c) => [c.id, c]))
+        : undefined;
+      for (const p of take) {
+        const full = p.full ?? rows?.get(p.chunk.id);
+        if (!full) continue;
+        const chunk = { ...full };
+        delete chunk.vector;
+        results.push({ chunk, rank: results.length + 1, score: p.score, explanation: p.explanation });
+      }
+    }
+    lap("fetch", t);
     timings.total = performance.now() - t0;
     return { query, queries: variants, results, timings };
   }
