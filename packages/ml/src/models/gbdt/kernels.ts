@@ -1141,14 +1141,15 @@ export function instantiateKernels(memory: KernelMemory, shared: boolean): Kerne
 
 // exp for the logistic gradients: fdlibm's reduction and rational kernel (under one ulp),
 // written out here so the JavaScript and wasm versions perform the same operations.
-const LN2_HI = 6.9314718036912381649e-1;
-const LN2_LO = 1.90821492927058770002e-10;
-const INV_LN2 = 1.442695040888963387;
-const P1 = 1.66666666666666019037e-1;
-const P2 = -2.77777777770155933842e-3;
-const P3 = 6.61375632143793436117e-5;
-const P4 = -1.6533902205465251539e-6;
-const P5 = 4.13813679705723846039e-8;
+// The constants are fdlibm's, each written as the shortest literal for the same double.
+const LN2_HI = 6.931471803691238e-1;
+const LN2_LO = 1.9082149292705877e-10;
+const INV_LN2 = Math.LOG2E; // fdlibm's invln2 1.442695040888963387: the same double
+const P1 = 1.6666666666666602e-1;
+const P2 = -2.7777777777015593e-3;
+const P3 = 6.613756321437934e-5;
+const P4 = -1.6533902205465252e-6;
+const P5 = 4.1381367970572385e-8;
 /** 1.5 * 2^52: adding it rounds to an integer (ties to even) that its low bits then hold. */
 const ROUND = 6755399441055744;
 /** Margins beyond this saturate the sigmoid; the bound keeps 2^k a normal double. */
