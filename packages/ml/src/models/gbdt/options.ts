@@ -69,8 +69,10 @@ export const gbdtParamsSchema = z
     /** Seed of every random draw (bin sample, row and feature sampling). Default 0. */
     seed: z.number().int().default(0),
     /**
-     * Threads for histogram building: a number, or "auto" (all cores, up to 8, once the
-     * data has at least 500,000 cells). Results are identical for any thread count.
+     * Threads for histogram building: a number (at most), or "auto" (all cores, up to 8,
+     * once the data has at least 500,000 cells). Training stays on one thread when
+     * rows × features × trees is below 2e8, where starting workers costs more than they
+     * save. Results are identical for any thread count.
      */
     threads: z.union([z.literal("auto"), z.number().int().min(1).max(64)]).default("auto"),
     /**
