@@ -164,22 +164,24 @@ describe("RagIndex and collections", () => {
     await ingestDocuments(docs, { collection, embedder, chunker, batchSize: 100 });
     const idx = await collection.indexes();
     expect(idx.map((i) => i.type)).toEqual(expect.arrayContaining(["FTS", "IvfPq"]));
-    const qv = (await embedder.embed(["invoice ledger dividend audit payroll"]))[0]!;
-    const hits = await collection.searchVector(qv, {
-      k: 10,
-      where: accessPredicate({ labels: ["team:a"] }),
-      refineFactor: 5,
-    });
-    expect(hits).toHaveLength(10);
-    for (const h of hits) expect(h.chunk.access.some((l) => l === "public" || l === "team:a")).toBe(true);
-    const exact = await collection.searchVector(qv, {
-      k: 10,
-      where: accessPredicate({ labels: ["team:a"] }),
-      exact: true,
-    });
-    // The quantised index with refinement finds most of the exact neighbours.
-    const overlap = hits.filter((h) => exact.some((e) => e.chunk.id === h.chunk.id)).length;
-    expect(overlap).toBeGreaterThanOrEqual(7);
+    // Several queries, summed: one query's overlap swings with the randomly trained quantiser.
+    let overlap = 0;
+    for (const q of [
+      "invoice ledger dividend audit payroll",
+      "telescope galaxy orbit",
+      "garlic butter oven",
+      "harbor anchor tide",
+    ]) {
+      const qv = (await embedder.embed([q]))[0]!;
+      const where = accessPredicate({ labels: ["team:a"] });
+      const hits = await collection.searchVector(qv, { k: 10, where, nprobes: 64, refineFactor: 10 });
+      expect(hits).toHaveLength(10);
+      for (const h of hits) expect(h.chunk.access.some((l) => l === "public" || l === "team:a")).toBe(true);
+      const exact = await collection.searchVector(qv, { k: 10, where, exact: true });
+      overlap += hits.filter((h) => exact.some((e) => e.chunk.id === h.chunk.id)).length;
+    }
+    // The quantised index, probing every partition and refining on full vectors, finds most exact neighbours.
+    expect(overlap).toBeGreaterThanOrEqual(32);
   });
 
   it("finds the exact neighbours through an HNSW index too", async () => {
