@@ -289,7 +289,20 @@ class SerialBuilder implements HistogramBuilder {
       this.labelsCopied = y;
     }
     new Float64Array(buf, at.margin, rows).set(margin.subarray(0, rows));
-    this.kernels.logistic(at.margin, at.y, at.w, at.gh, rows);
+    this.logisticRows(rows);
+  }
+
+  /** The logistic kernel over rows `[0, rows)` of the copies in wasm memory. */
+  protected logisticRows(rows: number): void {
+    this.logisticChunk(0, rows);
+  }
+
+  /** The kernel over rows `[r0, r1)`; `r0` even keeps its pairs of rows the serial ones. */
+  protected logisticChunk(r0: number, r1: number): void {
+    // With more threads than pairs of rows the last chunks are empty.
+    if (r1 <= r0) return;
+    const at = this.at!;
+    this.kernels!.logistic(at.margin + r0 * 8, at.y + r0 * 8, at.w + r0 * 8, at.gh + r0 * 16, r1 - r0);
   }
 
   sumGradients(start: number, end: number, out: Float64Array): void {
@@ -415,6 +428,12 @@ export const threadSettings = {
  */
 const CHUNK_FEATURES = 16;
 
+/**
+ * A row's logistic gradient costs about as much as this many histogram cells, so the
+ * histograms' `minCells` limit also tells when sharing the rows pays for the wake-up.
+ */
+const LOGISTIC_CELLS_PER_ROW = 8;
+
 /** How long to wait for a claimed chunk before concluding a worker has died. */
 const WORKER_TIMEOUT_MS = 120_000;
 
@@ -422,7 +441,8 @@ const WORKER_TIMEOUT_MS = 120_000;
  * Shares each histogram's features between the calling thread and `workers` worker
  * threads: all of them claim chunks of features until none is left (see protocol.ts).
  * Every feature is still summed by one thread in row order, so the histograms are
- * bit-identical to the serial builder's, and so is the model.
+ * bit-identical to the serial builder's, and so is the model. Binary logistic gradients
+ * are shared by rows the same way, each row computed alone.
  */
 class ThreadedBuilder extends SerialBuilder {
   private readonly ctrl = new Int32Array(new SharedArrayBuffer(CTRL_SIZE * 4));
@@ -493,39 +513,78 @@ class ThreadedBuilder extends SerialBuilder {
     for (let c = 0; c <= this.chunks; c++) this.ctrl[CTRL.BOUNDS + c] = Math.round((count * c) / this.chunks);
   }
 
-  override build(slot: number, start: number, end: number): void {
-    if ((end - start) * this.count < threadSettings.minCells) {
-      super.build(slot, start, end);
+  /**
+   * Shares the rows between the threads in chunks claimed like histogram chunks: each row's
+   * gradients depend on that row only, so any sharing gives the serial values.
+   */
+  protected override logisticRows(rows: number): void {
+    if (rows * LOGISTIC_CELLS_PER_ROW < threadSettings.minCells) {
+      super.logisticRows(rows);
       return;
     }
+    const chunks = this.workers.length + 1;
+    // Even chunk sizes: the kernel works on pairs of rows.
+    const per = Math.ceil(rows / chunks / 2) * 2;
+    const tag = this.post(Cmd.Logistic, chunks, (c) => {
+      c[CTRL.START] = per;
+      c[CTRL.END] = rows;
+    });
+    const c = this.ctrl;
+    for (let k = claimChunk(c, tag, chunks); k >= 0; k = claimChunk(c, tag, chunks)) {
+      this.logisticChunk(k * per, Math.min(rows, (k + 1) * per));
+      Atomics.add(c, CTRL.FINISHED, 1);
+    }
+    this.await(chunks);
+  }
+
+  /** Writes a task with `chunks` chunks, wakes the workers, and returns its claim tag. */
+  private post(cmd: number, chunks: number, fill: (c: Int32Array) => void): number {
     const c = this.ctrl;
     // Close claims while the task is written, so no late worker mixes two tasks.
     Atomics.store(c, CTRL.CLAIM, -1);
-    c[CTRL.CMD] = Cmd.Build;
-    c[CTRL.SLOT] = slot;
-    c[CTRL.START] = start;
-    c[CTRL.END] = end;
-    c[CTRL.DENSE] = this.dense ? 1 : 0;
-    c[CTRL.LARGE] = this.numLarge;
-    c[CTRL.CHUNKS] = this.chunks;
+    c[CTRL.CMD] = cmd;
+    c[CTRL.CHUNKS] = chunks;
+    fill(c);
     Atomics.store(c, CTRL.FINISHED, 0);
     this.seq++;
     const tag = claimTag(this.seq);
     Atomics.store(c, CTRL.CLAIM, tag);
     Atomics.store(c, CTRL.SEQ, this.seq);
     Atomics.notify(c, CTRL.SEQ);
+    return tag;
+  }
+
+  override build(slot: number, start: number, end: number): void {
+    if ((end - start) * this.count < threadSettings.minCells) {
+      super.build(slot, start, end);
+      return;
+    }
+    const c = this.ctrl;
+    const tag = this.post(Cmd.Build, this.chunks, (c) => {
+      c[CTRL.SLOT] = slot;
+      c[CTRL.START] = start;
+      c[CTRL.END] = end;
+      c[CTRL.DENSE] = this.dense ? 1 : 0;
+      c[CTRL.LARGE] = this.numLarge;
+    });
     for (let k = claimChunk(c, tag, this.chunks); k >= 0; k = claimChunk(c, tag, this.chunks)) {
       this.buildChunk(slot, start, end, c[CTRL.BOUNDS + k]!, c[CTRL.BOUNDS + k + 1]!);
       Atomics.add(c, CTRL.FINISHED, 1);
     }
+    this.await(this.chunks);
+  }
+
+  /** Waits until all `chunks` chunks of the current task are finished. */
+  private await(chunks: number): void {
+    const c = this.ctrl;
     // Only chunks a worker has claimed are left: wait for those.
     // A claimed chunk is usually moments from done: spin briefly before sleeping.
     const spinUntil = performance.now() + 0.1;
-    while (Atomics.load(c, CTRL.FINISHED) < this.chunks && performance.now() < spinUntil);
+    while (Atomics.load(c, CTRL.FINISHED) < chunks && performance.now() < spinUntil);
     const deadline = Date.now() + WORKER_TIMEOUT_MS;
     for (;;) {
       const done = Atomics.load(c, CTRL.FINISHED);
-      if (done >= this.chunks) break;
+      if (done >= chunks) break;
       if (Atomics.wait(c, CTRL.FINISHED, done, 1000) === "timed-out" && Date.now() > deadline) {
         throw new QuintetError("INTERNAL", "a histogram worker stopped responding", {
           hint: "Train with threads: 1 and report this, with the data shape, as a bug.",

@@ -40,7 +40,11 @@ export const MAX_CHUNKS = 2047;
 
 export const CTRL_SIZE = CTRL.BOUNDS + MAX_CHUNKS + 1;
 
-export const Cmd = { Build: 1, Exit: 2 } as const;
+/**
+ * `Logistic`: logistic gradients for rows cut into `CHUNKS` chunks of `START` rows (even,
+ * so each chunk's pairs of rows are the serial kernel's pairs); `END` is the row count.
+ */
+export const Cmd = { Build: 1, Exit: 2, Logistic: 3 } as const;
 
 /** The CLAIM tag of task `seq`: its low 20 bits above an 11-bit chunk index. */
 export function claimTag(seq: number): number {
@@ -66,7 +70,18 @@ export interface WorkerInit {
   ctrl: SharedArrayBuffer;
   /** Set when histograms run in the wasm kernels: their shared memory and buffer offsets. */
   memory?: KernelMemory;
-  at?: { bins: number; colBins: number; gh: number; q: number; idx: number; feats: number; pool: number };
+  at?: {
+    bins: number;
+    colBins: number;
+    gh: number;
+    q: number;
+    idx: number;
+    feats: number;
+    pool: number;
+    margin: number;
+    y: number;
+    w: number;
+  };
   /** Bins per feature, the missing bin included. */
   numBins: Int32Array;
   rows: number;

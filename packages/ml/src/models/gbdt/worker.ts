@@ -36,6 +36,13 @@ const chunk: ChunkContext | null =
       }
     : null;
 
+/** Logistic gradients of rows `[r0, r1)`, as builder.ts `logisticChunk`. */
+function logisticChunk(r0: number, r1: number): void {
+  if (r1 <= r0) return;
+  const k = chunk!.kernels;
+  k.logistic(at!.margin + r0 * 8, at!.y + r0 * 8, at!.w + r0 * 8, at!.gh + r0 * 16, r1 - r0);
+}
+
 parentPort?.postMessage("ready");
 
 let seen = 0;
@@ -47,6 +54,20 @@ for (;;) {
   if (ctrl[CTRL.CMD] === Cmd.Exit) break;
   const tag = claimTag(seq);
   const chunks = ctrl[CTRL.CHUNKS]!;
+  if (ctrl[CTRL.CMD] === Cmd.Logistic) {
+    const per = ctrl[CTRL.START]!;
+    const rows = ctrl[CTRL.END]!;
+    for (let c = claimChunk(ctrl, tag, chunks); c >= 0; c = claimChunk(ctrl, tag, chunks)) {
+      try {
+        logisticChunk(c * per, Math.min(rows, (c + 1) * per));
+      } catch {
+        Atomics.store(ctrl, CTRL.ERROR, 1);
+      }
+      Atomics.add(ctrl, CTRL.FINISHED, 1);
+      Atomics.notify(ctrl, CTRL.FINISHED);
+    }
+    continue;
+  }
   const slot = ctrl[CTRL.SLOT]!;
   const start = ctrl[CTRL.START]!;
   const end = ctrl[CTRL.END]!;
