@@ -34,6 +34,7 @@ import {
   profileFrame,
   rocAuc,
   splitTarget,
+  stackRows,
   stratifiedKFold,
   trainGbdt,
   tuningFolds,
@@ -102,15 +103,7 @@ async function matrices(name: ExampleName, seed: number) {
 type Data = Awaited<ReturnType<typeof matrices>>;
 
 /** Train + validation rows as one table, for cross-validated tuning. */
-function trainAndValid(d: Data): { X: Matrix; y: Float64Array } {
-  const data = new Float64Array(d.Xtr.data.length + d.Xva.data.length);
-  data.set(d.Xtr.data);
-  data.set(d.Xva.data, d.Xtr.data.length);
-  const y = new Float64Array(d.ytr.length + d.yva.length);
-  y.set(d.ytr);
-  y.set(d.yva, d.ytr.length);
-  return { X: { data, rows: d.Xtr.rows + d.Xva.rows, cols: d.Xtr.cols }, y };
-}
+const trainAndValid = (d: Data) => stackRows({ X: d.Xtr, y: d.ytr }, { X: d.Xva, y: d.yva });
 
 async function quintet(d: Data, seed: number, dir: string) {
   const base: GbdtParams = {
@@ -190,7 +183,7 @@ function xgboost(d: Data, seed: number, dir: string) {
     // The very folds gbdtObjective cuts (stratified, seeded), as validation row lists over train + valid.
     folds: foldsFor(d)
       ? stratifiedKFold({ k: foldsFor(d), seed })
-          .split({ n: d.Xtr.rows + d.Xva.rows, y: trainAndValid(d).y })
+          .split({ n: d.Xtr.rows + d.Xva.rows, y: Float64Array.from([...d.ytr, ...d.yva]) })
           .map((f) => Array.from(f.valid))
       : undefined,
   };

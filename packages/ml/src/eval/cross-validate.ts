@@ -17,6 +17,27 @@ export function takeRows<M extends Matrix>(m: M, rows: ArrayLike<number>): M {
   return { ...m, data, rows: rows.length };
 }
 
+/**
+ * Two labelled tables as one: `b`'s rows after `a`'s (e.g. train + validation rows for
+ * cross-validated tuning). Column counts must agree.
+ */
+export function stackRows(
+  a: { X: Matrix; y: ArrayLike<number> },
+  b: { X: Matrix; y: ArrayLike<number> },
+): { X: Matrix; y: Float64Array } {
+  if (a.X.cols !== b.X.cols)
+    throw new ValidationError(`stackRows: ${a.X.cols} columns vs ${b.X.cols}`, {
+      hint: "Transform both tables with the same pipeline.",
+    });
+  const data = new Float64Array(a.X.data.length + b.X.data.length);
+  data.set(a.X.data);
+  data.set(b.X.data, a.X.data.length);
+  const y = new Float64Array(a.y.length + b.y.length);
+  y.set(a.y);
+  y.set(b.y, a.y.length);
+  return { X: { data, rows: a.X.rows + b.X.rows, cols: a.X.cols }, y };
+}
+
 /** Picks rows of a Frame or Matrix; pass `take` in the options for other data types. */
 function defaultTake<D>(data: D, rows: Int32Array): D {
   if (data instanceof Frame) return data.take(rows) as D;

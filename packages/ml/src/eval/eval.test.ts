@@ -5,7 +5,7 @@ import { frameFromRecords } from "../data/records.js";
 import { Rng } from "../datasets/rng.js";
 import { rocAuc } from "../metrics/classification.js";
 import { type Matrix, matrixFromRows } from "../models/ensemble/matrix.js";
-import { crossValidate, learningCurve, takeRows } from "./cross-validate.js";
+import { crossValidate, learningCurve, stackRows, takeRows } from "./cross-validate.js";
 import { type Fold, groupKFold, holdout, kFold, stratifiedKFold, timeSeriesSplit } from "./splits.js";
 
 function checkPartition(folds: Fold[], n: number): void {
@@ -255,3 +255,21 @@ function leastSquares(m: Matrix, y: Float64Array): Float64Array {
   }
   return w;
 }
+
+describe("stackRows", () => {
+  it("puts the second table's rows after the first's and refuses a column mismatch", () => {
+    const a = {
+      X: matrixFromRows([
+        [1, 2],
+        [3, 4],
+      ]),
+      y: [0, 1],
+    };
+    const b = { X: matrixFromRows([[5, 6]]), y: [1] };
+    const s = stackRows(a, b);
+    expect(s.X).toMatchObject({ rows: 3, cols: 2 });
+    expect(Array.from(s.X.data)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(Array.from(s.y)).toEqual([0, 1, 1]);
+    expect(() => stackRows(a, { X: matrixFromRows([[1, 2, 3]]), y: [0] })).toThrow(ValidationError);
+  });
+});

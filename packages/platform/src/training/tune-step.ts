@@ -12,6 +12,7 @@ import {
   type PrunerSpec,
   type SamplerSpec,
   type SearchSpace,
+  stackRows,
   type TargetInfo,
   type TrialRecord,
   type TrialState,
@@ -155,7 +156,7 @@ export async function tuneTreeParams(args: {
   const folds = tune.folds ?? tuningFolds(args.X.rows + args.Xvalid.rows);
   const objective = folds
     ? gbdtObjective({
-        ...stackRows(args.X, args.y, args.Xvalid, args.yValid),
+        ...stackRows({ X: args.X, y: args.y }, { X: args.Xvalid, y: args.yValid }),
         folds,
         foldSeed: args.seed,
         params: base,
@@ -234,20 +235,4 @@ export async function tuneTreeParams(args: {
       bestParams: best.params,
     },
   };
-}
-
-/** Train and validation rows as one table (cross-validated trials cut their own folds). */
-function stackRows(
-  X: FeatureMatrix,
-  y: Float64Array,
-  Xv: FeatureMatrix,
-  yv: Float64Array,
-): { X: { data: Float64Array; rows: number; cols: number }; y: Float64Array } {
-  const data = new Float64Array(X.data.length + Xv.data.length);
-  data.set(X.data);
-  data.set(Xv.data, X.data.length);
-  const all = new Float64Array(y.length + yv.length);
-  all.set(y);
-  all.set(yv, y.length);
-  return { X: { data, rows: X.rows + Xv.rows, cols: X.cols }, y: all };
 }
