@@ -28,10 +28,10 @@ export function register(program: Command, ctx: CliContext): void {
       20,
     )
     .action(async (opts: { experiment?: string; status?: string; limit: number }) => {
-      if (opts.status && !["running", "finished", "failed", "interrupted"].includes(opts.status))
-        throw new InvalidArgumentError(
-          `--status must be running, finished, failed or interrupted, not "${opts.status}"`,
-        );
+      // Loaded here, not at the top: the CLI starts without the platform package.
+      const { RUN_STATUSES } = await import("@quintet/platform");
+      if (opts.status && !(RUN_STATUSES as readonly string[]).includes(opts.status))
+        throw new InvalidArgumentError(`--status must be one of ${RUN_STATUSES.join(", ")}, not "${opts.status}"`);
       const list = await ctx.withProject(
         async ({ store, artifacts }) => {
           const { Tracker } = await import("@quintet/platform");

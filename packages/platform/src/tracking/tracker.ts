@@ -15,7 +15,8 @@ export interface ArtifactSink {
  * `interrupted`: the run was never ended and the process that ran it (on this host) is gone —
  * killed or crashed. Reported, not stored: the row still says running.
  */
-export type RunStatus = "running" | "finished" | "failed" | "interrupted";
+export const RUN_STATUSES = ["running", "finished", "failed", "interrupted"] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
 export type ParamValue = string | number | boolean | null;
 
 /** What a run was trained on: enough to tell two datasets apart and to find the data again. */
