@@ -10,7 +10,7 @@
  * the folder given as the first argument), plus two generated tables.
  *
  * Run: `npm run bench:trees`, or
- * `node --conditions=source --import tsx bench/trees/train.ts [DATA_DIR] [--only NAME] [--repeat N]`.
+ * `node --conditions=source --import tsx bench/trees/train.ts [DATA_DIR] [--only NAME] [--repeat N] [--keep DIR]`.
  * Writes `bench/results/trees-train.{json,md}`.
  */
 import { spawnSync } from "node:child_process";
@@ -410,7 +410,10 @@ async function main(): Promise<void> {
       `(no peers: ${PY} lacks xgboost/sklearn/threadpoolctl; apt-get install python3-xgboost python3-sklearn)`,
     );
 
-  const work = mkdtempSync(join(tmpdir(), "quintet-bench-trees-"));
+  // --keep DIR writes the tables (spec.json + .f64 files) there and leaves them, so a
+  // single configuration can be rerun or profiled: `train.ts --child DIR/<table>/spec.json 2`.
+  const keep = args.includes("--keep") ? resolve(args[args.indexOf("--keep") + 1]!) : undefined;
+  const work = keep ?? mkdtempSync(join(tmpdir(), "quintet-bench-trees-"));
   const load0 = loadavg();
   const results: { table: string; task: string; shape: string; note: string; runs: RunResult[] }[] = [];
   try {
@@ -469,7 +472,7 @@ async function main(): Promise<void> {
       });
     }
   } finally {
-    rmSync(work, { recursive: true, force: true });
+    if (!keep) rmSync(work, { recursive: true, force: true });
   }
   const load1 = loadavg();
 

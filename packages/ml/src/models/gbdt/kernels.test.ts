@@ -26,6 +26,7 @@ describe("wasm kernels", () => {
         hist: a.alloc(cols * 4096),
         hist2: a.alloc(cols * 4096),
         col: a.alloc(rows),
+        col2: a.alloc(rows),
         goLeft: a.alloc(256),
       };
       const mem = a.create(shared)!;
@@ -91,6 +92,19 @@ describe("wasm kernels", () => {
         buildHistogram(js, bins, cols, gh, idx, 4, m - 9, feats, f, f + 1, true);
         hist.fill(7);
         k.histSmall(at.hist + f * 4096, at.col, at.gh, at.idx, 4, m - 9);
+        expect(same(hist.subarray(f * 512, f * 512 + 8), js.subarray(f * 512, f * 512 + 8))).toBe(true);
+      }
+      // Two of them in one pass.
+      const col2 = new Uint8Array(buf, at.col2, rows);
+      for (let r = 0; r < rows; r++) {
+        col[r] = bins[r * cols + 3]!;
+        col2[r] = bins[r * cols + 9]!;
+      }
+      js.fill(0);
+      buildHistogram(js, bins, cols, gh, idx, 2, m - 1, feats, 0, cols, true);
+      hist.fill(7);
+      k.histSmall2(at.hist + 3 * 4096, at.col, at.hist + 9 * 4096, at.col2, at.gh, at.idx, 2, m - 1);
+      for (const f of [3, 9]) {
         expect(same(hist.subarray(f * 512, f * 512 + 8), js.subarray(f * 512, f * 512 + 8))).toBe(true);
       }
 

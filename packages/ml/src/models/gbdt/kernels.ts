@@ -78,6 +78,17 @@ export interface KernelExports {
    * bins) is each of them. For features with at most that many bins.
    */
   histSmall(hist: number, col: number, gh: number, idx: number, start: number, end: number): void;
+  /** {@link histSmall} for two features in one pass over the rows: `(hist, col)` of each. */
+  histSmall2(
+    hist0: number,
+    col0: number,
+    hist1: number,
+    col1: number,
+    gh: number,
+    idx: number,
+    start: number,
+    end: number,
+  ): void;
   /** Writes the (gradient, hessian) sums of rows `idx[start..end)`, each in row order, at `out`. */
   sumRows(gh: number, idx: number, start: number, end: number, out: number): void;
   /**
@@ -1076,6 +1087,7 @@ const EXPORTS: [keyof KernelExports, () => Func][] = [
   ["subtract", subtractKernel],
   ["scanNumeric", scanKernel],
   ["histSmall", () => smallKernel(1)],
+  ["histSmall2", () => smallKernel(2)],
   ["sumRows", sumKernel],
   ["logistic", logisticKernel],
 ];
@@ -1239,10 +1251,16 @@ export function buildChunk(
     } else if (dense) k.histDense(h, at.bins, ctx.cols, at.gh, at.idx, start, end, fi0, split);
     else k.histSparse(h, at.bins, ctx.cols, at.gh, at.idx, start, end, at.feats, fi0, split);
   }
-  for (let i = split; i < fi1; i++) {
-    const f = feats[i]!;
-    k.histSmall(h + f * stride * 8, at.colBins + f * ctx.rows, at.gh, at.idx, start, end);
+  // Two features a pass: the row ids and gradient pairs are read once for both.
+  let i = split;
+  for (; i + 1 < fi1; i += 2) {
+    const f0 = feats[i]!;
+    const f1 = feats[i + 1]!;
+    const c0 = at.colBins + f0 * ctx.rows;
+    const c1 = at.colBins + f1 * ctx.rows;
+    k.histSmall2(h + f0 * stride * 8, c0, h + f1 * stride * 8, c1, at.gh, at.idx, start, end);
   }
+  if (i < fi1) k.histSmall(h + feats[i]! * stride * 8, at.colBins + feats[i]! * ctx.rows, at.gh, at.idx, start, end);
 }
 
 /** Largest memory the kernels use: pointers stay below 2^31, so they are positive in JavaScript. */
