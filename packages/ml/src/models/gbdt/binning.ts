@@ -363,7 +363,7 @@ export class CutIndex {
   ): void {
     for (let k = 0; k < count; k++) {
       const v = data[from + k * stride]!;
-      const b = v === v ? this.bin(v) : MISSING_BIN;
+      const b = Number.isNaN(v) ? MISSING_BIN : this.bin(v);
       out[to + k * outStride] = b;
       if (out2) out2[to2 + k] = b;
     }
