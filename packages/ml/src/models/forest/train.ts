@@ -7,7 +7,7 @@ import type { Tree, TreeEnsemble } from "../ensemble/types.js";
 import { binMatrix, fitBinLayout } from "../gbdt/binning.js";
 import { createHistogramBuilder, poolCapacity } from "../gbdt/builder.js";
 import { checkLabelArray, checkTrainingMatrix, resolveThreads, rowWeights } from "../gbdt/inputs.js";
-import { binnedLeaf, TreeLearner } from "../gbdt/learner.js";
+import { binnedLeaf, type GrowParams, TreeLearner } from "../gbdt/learner.js";
 import { checkLabels } from "../gbdt/objectives.js";
 import { checkMetric, optionsError } from "../gbdt/options.js";
 
@@ -161,30 +161,28 @@ export async function trainForest(X: Matrix, y: ArrayLike<number>, options: Fore
   });
   const threads = resolveThreads(params.threads, X.rows, X.cols);
   const data = binMatrix(X, layout, threads > 1, true);
-  const builder = await createHistogramBuilder(data, poolCapacity(X.cols, params.maxDepth, params.numLeaves), threads);
   const n = X.rows;
   const perNode = featuresPerNode(params.maxFeatures, params.task, X.cols);
-  const learner = new TreeLearner(
-    data,
-    {
-      // Plain means in the leaves: no shrinkage, no regularisation.
-      lambda: 0,
-      alpha: 0,
-      minChildWeight: params.minSamplesLeaf,
-      minSplitGain: params.minSplitGain,
-      maxDeltaStep: 0,
-      maxCatToOnehot: 4,
-      catSmooth: 0,
-      catL2: 0,
-      maxCatThreshold: 64,
-      growPolicy: params.numLeaves > 0 ? "lossguide" : "depthwise",
-      maxDepth: params.maxDepth,
-      maxLeaves: params.numLeaves,
-      learningRate: 1,
-      colsampleByNode: perNode / X.cols,
-    },
-    builder,
-  );
+  const grow: GrowParams = {
+    // Plain means in the leaves: no shrinkage, no regularisation.
+    lambda: 0,
+    alpha: 0,
+    minChildWeight: params.minSamplesLeaf,
+    minSplitGain: params.minSplitGain,
+    maxDeltaStep: 0,
+    maxCatToOnehot: 4,
+    catSmooth: 0,
+    catL2: 0,
+    maxCatThreshold: 64,
+    growPolicy: params.numLeaves > 0 ? "lossguide" : "depthwise",
+    maxDepth: params.maxDepth,
+    maxLeaves: params.numLeaves,
+    learningRate: 1,
+    colsampleByNode: perNode / X.cols,
+  };
+  const capacity = poolCapacity(X.cols, params.maxDepth, params.numLeaves);
+  const builder = await createHistogramBuilder(data, capacity, threads, grow);
+  const learner = new TreeLearner(data, grow, builder);
 
   const rng = new Rng(params.seed);
   const allFeatures = Int32Array.from({ length: X.cols }, (_, i) => i);

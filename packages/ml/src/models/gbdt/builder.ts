@@ -24,8 +24,20 @@ import {
   logisticGradients,
   SMALL_BINS,
 } from "./kernels.js";
-import { Cmd, CTRL, CTRL_SIZE, claimChunk, claimTag, MAX_CHUNKS, type WorkerInit } from "./protocol.js";
-import type { NumericScan } from "./split.js";
+import {
+  Cmd,
+  CTRL,
+  CTRL_SIZE,
+  claimChunk,
+  claimTag,
+  MAX_CHUNKS,
+  MAX_SCAN_CHUNKS,
+  SCAN_F64,
+  ScanResults,
+  scanBound,
+  type WorkerInit,
+} from "./protocol.js";
+import { type NumericScan, type SplitFinder, SplitInfo, type SplitParams } from "./split.js";
 
 /**
  * Builds node histograms for the tree learner. The learner partitions `idx` in place and
@@ -70,6 +82,19 @@ export interface HistogramBuilder {
   logisticGradients(y: ArrayLike<number>, margin: Float64Array, w: Float64Array): void;
   /** The wasm split scan over this builder's histograms, when they are in wasm memory. */
   readonly scan: NumericScan | null;
+  /**
+   * The best split of histogram `slot` (node totals `G`, `H`) over `features[0..count)`,
+   * into `out`: `finder.find`, shared between the threads by features when threaded.
+   */
+  findSplit(
+    finder: SplitFinder,
+    slot: number,
+    G: number,
+    H: number,
+    features: Int32Array,
+    count: number,
+    out: SplitInfo,
+  ): void;
   /** Stops the workers (no-op when serial). */
   close(): Promise<void>;
 }
@@ -184,7 +209,8 @@ class SerialBuilder implements HistogramBuilder {
         goLeft: a.alloc(256),
         bins: a.alloc(rows * cols),
         colBins: a.alloc(hasColumns ? rows * cols : 0),
-        scanOut: a.alloc(16),
+        // The wasm split scan's output, 16 bytes for each thread (see WorkerInit.scanOut).
+        scanOut: a.alloc(16 * (MAX_SCAN_CHUNKS + 1)),
       };
       const memory = a.create(shared);
       if (memory) {
@@ -385,6 +411,18 @@ class SerialBuilder implements HistogramBuilder {
     this.buildChunk(slot, start, end, 0, this.count);
   }
 
+  findSplit(
+    finder: SplitFinder,
+    slot: number,
+    G: number,
+    H: number,
+    features: Int32Array,
+    count: number,
+    out: SplitInfo,
+  ): void {
+    finder.find(this.pool.view(slot), G, H, features, count, out);
+  }
+
   /** Histogram `slot` for features `feats[fi0..fi1)` over rows `idx[start..end)`. */
   protected buildChunk(slot: number, start: number, end: number, fi0: number, fi1: number): void {
     if (this.chunk) {
@@ -431,6 +469,12 @@ export const threadSettings = {
 };
 
 /**
+ * Chunks of work the workers of finished trainings took on, all tasks and split searches
+ * among them: how much threading actually shared (tests check the workers took part).
+ */
+export const threadStats = { workerChunks: 0, workerScans: 0 };
+
+/**
  * Features per chunk, about: fewer means more passes over the rows, more means coarser
  * sharing. With the wasm kernels a pass costs little per row, and on a busy machine one
  * chunk per thread measured fastest (idle threads simply claim nothing).
@@ -442,6 +486,12 @@ const CHUNK_FEATURES = 16;
  * histograms' `minCells` limit also tells when sharing the rows pays for the wake-up.
  */
 const LOGISTIC_CELLS_PER_ROW = 8;
+
+/**
+ * Fewest features per chunk of a shared split search: a numeric feature's scan takes about
+ * a microsecond, about what handing a chunk to a polling worker costs.
+ */
+const SCAN_CHUNK_FEATURES = 6;
 
 /** How long to wait for a claimed chunk before concluding a worker has died. */
 const WORKER_TIMEOUT_MS = 120_000;
@@ -459,16 +509,23 @@ class ThreadedBuilder extends SerialBuilder {
   private chunks = 1;
 
   private readonly workers: Worker[];
+  /** Split search tasks: the node's totals and scales, its feature list, each chunk's best. */
+  private readonly scanF64 = new Float64Array(new SharedArrayBuffer(8 * 8));
+  private readonly scanFeats: Int32Array;
+  private readonly results = new ScanResults();
+  private readonly chunkBest = new SplitInfo();
 
   constructor(
     data: BinnedMatrix,
     capacity: number,
     private readonly crew: HistogramWorkers,
     packed: boolean,
+    split: SplitParams,
   ) {
     super(data, capacity, true, packed);
     this.workers = crew.workers;
-    for (const worker of this.workers) {
+    this.scanFeats = new Int32Array(new SharedArrayBuffer(Math.max(1, data.cols) * 4));
+    for (const [w, worker] of this.workers.entries()) {
       const init: WorkerInit = {
         ctrl: this.ctrl.buffer as SharedArrayBuffer,
         ...(this.memory ? { memory: this.memory, at: this.at! } : {}),
@@ -484,6 +541,12 @@ class ThreadedBuilder extends SerialBuilder {
         slots: this.pool.capacity,
         numBins: this.numBins,
         rows: data.rows,
+        layout: data.layout,
+        split,
+        scanF64: this.scanF64.buffer as SharedArrayBuffer,
+        scanFeats: this.scanFeats.buffer as SharedArrayBuffer,
+        results: this.results.buffer,
+        scanOut: this.at ? this.at.scanOut + 16 * (w + 1) : 0,
       };
       worker.postMessage(init);
     }
@@ -583,6 +646,53 @@ class ThreadedBuilder extends SerialBuilder {
     this.await(this.chunks);
   }
 
+  /**
+   * Cuts the features into runs that the threads claim like histogram chunks, each run
+   * searched with a fresh best. The runs' bests are then taken in feature order, a later
+   * one only when its gain is strictly higher: the split the serial search finds, which
+   * keeps the first of equal gains.
+   */
+  override findSplit(
+    finder: SplitFinder,
+    slot: number,
+    G: number,
+    H: number,
+    features: Int32Array,
+    count: number,
+    out: SplitInfo,
+  ): void {
+    const chunks = Math.min(this.workers.length + 1, MAX_SCAN_CHUNKS, Math.floor(count / SCAN_CHUNK_FEATURES));
+    if (chunks < 2) {
+      super.findSplit(finder, slot, G, H, features, count, out);
+      return;
+    }
+    this.scanFeats.set(features.subarray(0, count));
+    const f = this.scanF64;
+    f[SCAN_F64.G] = G;
+    f[SCAN_F64.H] = H;
+    f[SCAN_F64.G_SCALE] = this.gScale;
+    f[SCAN_F64.H_SCALE] = this.hScale;
+    f[SCAN_F64.PACKED] = this.packed ? 1 : 0;
+    const tag = this.post(Cmd.Scan, chunks, (c) => {
+      c[CTRL.SLOT] = slot;
+      c[CTRL.START] = count;
+    });
+    const c = this.ctrl;
+    const hist = this.pool.view(slot);
+    for (let k = claimChunk(c, tag, chunks); k >= 0; k = claimChunk(c, tag, chunks)) {
+      const b0 = scanBound(count, chunks, k);
+      const b1 = scanBound(count, chunks, k + 1);
+      finder.find(hist, G, H, this.scanFeats.subarray(b0, b1), b1 - b0, this.chunkBest);
+      this.results.write(k, this.chunkBest);
+      Atomics.add(c, CTRL.FINISHED, 1);
+    }
+    this.await(chunks);
+    out.reset();
+    for (let k = 0; k < chunks; k++) {
+      if (this.results.found(k) && (!out.found || this.results.gain(k) > out.gain)) this.results.read(k, out);
+    }
+  }
+
   /** Waits until all `chunks` chunks of the current task are finished. */
   private await(chunks: number): void {
     const c = this.ctrl;
@@ -608,6 +718,8 @@ class ThreadedBuilder extends SerialBuilder {
   }
 
   override async close(): Promise<void> {
+    threadStats.workerChunks += Atomics.load(this.ctrl, CTRL.WORKER_CHUNKS);
+    threadStats.workerScans += Atomics.load(this.ctrl, CTRL.WORKER_SCANS);
     Atomics.store(this.ctrl, CTRL.CLAIM, -1);
     this.ctrl[CTRL.CMD] = Cmd.Exit;
     Atomics.store(this.ctrl, CTRL.SEQ, ++this.seq);
@@ -689,6 +801,7 @@ export async function createHistogramBuilder(
   data: BinnedMatrix,
   capacity: number,
   threads: number,
+  split: SplitParams,
   packed = false,
   crew?: HistogramWorkers,
 ): Promise<HistogramBuilder> {
@@ -699,7 +812,7 @@ export async function createHistogramBuilder(
     if (!(data.bins.buffer instanceof SharedArrayBuffer)) {
       throw new QuintetError("INTERNAL", "threaded histograms need bins in shared memory (binMatrix(..., true))");
     }
-    b = new ThreadedBuilder(data, capacity, workers, packed);
+    b = new ThreadedBuilder(data, capacity, workers, packed, split);
     await b.ready();
   } catch (err) {
     await stopHistogramWorkers(workers);

@@ -7,7 +7,7 @@ import type { Matrix } from "../ensemble/matrix.js";
 import { leafIndex } from "../ensemble/reference.js";
 import { SplitKind, type TreeEnsemble } from "../ensemble/types.js";
 import { compileEnsemble } from "../predict/compile.js";
-import { threadSettings } from "./builder.js";
+import { threadSettings, threadStats } from "./builder.js";
 import { GbdtClassifier, GbdtRegressor } from "./estimators.js";
 import { featureImportance } from "./importance.js";
 import type { GbdtProgress } from "./options.js";
@@ -333,8 +333,12 @@ describe("trainGbdt: determinism, threads, early stopping, progress", () => {
       Object.assign(threadSettings, saved);
     });
     const serial = await trainGbdt(t.X, t.y, { ...opts, threads: 1 });
+    const before = { ...threadStats };
     const threaded = await trainGbdt(t.X, t.y, { ...opts, threads: 2 });
     expect(treesOf(threaded)).toEqual(treesOf(serial));
+    // The worker did take histogram and split-search chunks (else this compares nothing).
+    expect(threadStats.workerChunks).toBeGreaterThan(before.workerChunks);
+    expect(threadStats.workerScans).toBeGreaterThan(before.workerScans);
     const quant = { ...opts, quantizedGradients: true } as const;
     expect(treesOf(await trainGbdt(t.X, t.y, { ...quant, threads: 2 }))).toEqual(
       treesOf(await trainGbdt(t.X, t.y, { ...quant, threads: 1 })),

@@ -306,7 +306,7 @@ export class TreeLearner {
       this.splits.push(new SplitInfo());
     }
     const info = this.splits[s]!;
-    this.finder.find(this.builder.pool.view(slot), this.nodes.g[node]!, this.nodes.h[node]!, fs, n, info);
+    this.builder.findSplit(this.finder, slot, this.nodes.g[node]!, this.nodes.h[node]!, fs, n, info);
     if (info.found) return s;
     this.freeSplits.push(s);
     return -1;

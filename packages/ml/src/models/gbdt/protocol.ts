@@ -12,7 +12,9 @@
  * was woken for, so it can never mix the parameters of two tasks.
  */
 
+import type { BinLayout } from "./binning.js";
 import type { KernelMemory } from "./kernels.js";
+import type { SplitInfo, SplitParams } from "./split.js";
 
 /** Control block slots. */
 export const CTRL = {
@@ -31,8 +33,11 @@ export const CTRL = {
   CHUNKS: 9,
   /** Features in the list before the few-bin ones (see kernels.ts `buildChunk`). */
   LARGE: 10,
+  /** Chunks the workers have finished, and of those, split-search chunks (for tests and tuning). */
+  WORKER_CHUNKS: 11,
+  WORKER_SCANS: 12,
   /** Chunk c covers `feats[ctrl[BOUNDS + c] .. ctrl[BOUNDS + c + 1])`. */
-  BOUNDS: 11,
+  BOUNDS: 13,
 } as const;
 
 /** Most chunks per task (the chunk index has 11 bits). */
@@ -44,7 +49,82 @@ export const CTRL_SIZE = CTRL.BOUNDS + MAX_CHUNKS + 1;
  * `Logistic`: logistic gradients for rows cut into `CHUNKS` chunks of `START` rows (even,
  * so each chunk's pairs of rows are the serial kernel's pairs); `END` is the row count.
  */
-export const Cmd = { Build: 1, Exit: 2, Logistic: 3 } as const;
+export const Cmd = { Build: 1, Exit: 2, Logistic: 3, Scan: 4 } as const;
+
+/**
+ * `Scan`: the split search of histogram `SLOT` over the features `scanFeats[0..START)`, cut
+ * into `CHUNKS` runs of consecutive features at `BOUNDS`. The node's totals and the
+ * tree's gradient scales are in the task's doubles ({@link SCAN_F64}); each chunk's best
+ * split goes to its record in the results buffer ({@link ScanResults}).
+ */
+export const SCAN_F64 = { G: 0, H: 1, G_SCALE: 2, H_SCALE: 3, PACKED: 4 } as const;
+
+/** Where chunk `c` of a scan over `count` features in `chunks` chunks begins. */
+export function scanBound(count: number, chunks: number, c: number): number {
+  return Math.round((count * c) / chunks);
+}
+
+/** Most chunks a scan is cut into. */
+export const MAX_SCAN_CHUNKS = 8;
+
+/** Bytes of one chunk's result record: 5 doubles, 4 int32s, the 256-byte goLeft table. */
+const RESULT_BYTES = 5 * 8 + 4 * 4 + 256;
+
+/** The per-chunk best splits of a scan task, in shared memory. */
+export class ScanResults {
+  readonly buffer: SharedArrayBuffer;
+  private readonly f64: Float64Array;
+  private readonly i32: Int32Array;
+  private readonly u8: Uint8Array;
+
+  constructor(buffer?: SharedArrayBuffer) {
+    this.buffer = buffer ?? new SharedArrayBuffer(RESULT_BYTES * MAX_SCAN_CHUNKS);
+    this.f64 = new Float64Array(this.buffer);
+    this.i32 = new Int32Array(this.buffer);
+    this.u8 = new Uint8Array(this.buffer);
+  }
+
+  /** Writes `s` as chunk `c`'s result. */
+  write(c: number, s: SplitInfo): void {
+    const f = (c * RESULT_BYTES) / 8;
+    const i = (c * RESULT_BYTES + 40) / 4;
+    this.f64[f] = s.gain;
+    this.f64[f + 1] = s.gl;
+    this.f64[f + 2] = s.hl;
+    this.f64[f + 3] = s.gr;
+    this.f64[f + 4] = s.hr;
+    this.i32[i] = s.feature;
+    this.i32[i + 1] = s.bin;
+    this.i32[i + 2] = s.categorical ? 1 : 0;
+    this.i32[i + 3] = s.defaultLeft ? 1 : 0;
+    if (s.feature >= 0) this.u8.set(s.goLeft, c * RESULT_BYTES + 56);
+  }
+
+  /** Whether chunk `c` found a split, and its gain. */
+  found(c: number): boolean {
+    return this.i32[(c * RESULT_BYTES + 40) / 4]! >= 0;
+  }
+
+  gain(c: number): number {
+    return this.f64[(c * RESULT_BYTES) / 8]!;
+  }
+
+  /** Copies chunk `c`'s result into `out`. */
+  read(c: number, out: SplitInfo): void {
+    const f = (c * RESULT_BYTES) / 8;
+    const i = (c * RESULT_BYTES + 40) / 4;
+    out.gain = this.f64[f]!;
+    out.gl = this.f64[f + 1]!;
+    out.hl = this.f64[f + 2]!;
+    out.gr = this.f64[f + 3]!;
+    out.hr = this.f64[f + 4]!;
+    out.feature = this.i32[i]!;
+    out.bin = this.i32[i + 1]!;
+    out.categorical = this.i32[i + 2] === 1;
+    out.defaultLeft = this.i32[i + 3] === 1;
+    out.goLeft.set(this.u8.subarray(c * RESULT_BYTES + 56, c * RESULT_BYTES + 56 + 256));
+  }
+}
 
 /** The CLAIM tag of task `seq`: its low 20 bits above an 11-bit chunk index. */
 export function claimTag(seq: number): number {
@@ -97,4 +177,12 @@ export interface WorkerInit {
   slotSize: number;
   /** Histogram slots in `pool`. */
   slots: number;
+  /** Split search (`Scan` tasks): the bins, the split rules, and the task's buffers. */
+  layout: BinLayout;
+  split: SplitParams;
+  scanF64: SharedArrayBuffer;
+  scanFeats: SharedArrayBuffer;
+  results: SharedArrayBuffer;
+  /** Byte offset of this worker's wasm scan output (16 bytes), when kernels run. */
+  scanOut: number;
 }

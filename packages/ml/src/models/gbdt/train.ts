@@ -12,7 +12,7 @@ import {
   threadSettings,
 } from "./builder.js";
 import { checkLabelArray, checkTrainingMatrix, resolveThreads, rowWeights } from "./inputs.js";
-import { binnedLeaf, type GrownTree, sampleFeatures, TreeLearner } from "./learner.js";
+import { binnedLeaf, type GrownTree, type GrowParams, sampleFeatures, TreeLearner } from "./learner.js";
 import { checkLabels, makeObjective, type Objective } from "./objectives.js";
 import { type GbdtOptions, type GbdtProgress, parseGbdtParams, type ResolvedGbdtParams } from "./options.js";
 
@@ -170,10 +170,27 @@ export async function trainGbdt(X: Matrix, y: ArrayLike<number>, options: GbdtOp
     await stopHistogramWorkers(crew);
     throw err;
   }
+  const grow: GrowParams = {
+    lambda: params.lambda,
+    alpha: params.alpha,
+    minChildWeight: params.minChildWeight,
+    minSplitGain: params.minSplitGain,
+    maxDeltaStep: params.maxDeltaStep,
+    maxCatToOnehot: params.maxCatToOnehot,
+    catSmooth: params.catSmooth,
+    catL2: params.catL2,
+    maxCatThreshold: params.maxCatThreshold,
+    growPolicy: params.growPolicy,
+    maxDepth: params.maxDepth,
+    maxLeaves: params.numLeaves,
+    learningRate: params.learningRate,
+    colsampleByNode: params.colsampleByNode,
+  };
   const builder = await createHistogramBuilder(
     data,
     poolCapacity(X.cols, params.maxDepth, params.numLeaves),
     threads,
+    grow,
     params.quantizedGradients,
     crew,
   );
@@ -199,26 +216,7 @@ export async function trainGbdt(X: Matrix, y: ArrayLike<number>, options: GbdtOp
   const treeFeatures = Math.max(1, Math.round(X.cols * params.colsampleByTree));
   const sampled = new Uint32Array(n);
   const inSample = new Uint8Array(n).fill(1);
-  const learner = new TreeLearner(
-    data,
-    {
-      lambda: params.lambda,
-      alpha: params.alpha,
-      minChildWeight: params.minChildWeight,
-      minSplitGain: params.minSplitGain,
-      maxDeltaStep: params.maxDeltaStep,
-      maxCatToOnehot: params.maxCatToOnehot,
-      catSmooth: params.catSmooth,
-      catL2: params.catL2,
-      maxCatThreshold: params.maxCatThreshold,
-      growPolicy: params.growPolicy,
-      maxDepth: params.maxDepth,
-      maxLeaves: params.numLeaves,
-      learningRate: params.learningRate,
-      colsampleByNode: params.colsampleByNode,
-    },
-    builder,
-  );
+  const learner = new TreeLearner(data, grow, builder);
 
   try {
     for (let iter = 0; iter < params.numRounds; iter++) {

@@ -6,7 +6,8 @@
 import { parentPort } from "node:worker_threads";
 import { buildHistogram, buildPackedHistogram } from "./histogram.js";
 import { buildChunk, type ChunkContext, instantiateKernels } from "./kernels.js";
-import { Cmd, CTRL, claimChunk, claimTag, type WorkerInit } from "./protocol.js";
+import { Cmd, CTRL, claimChunk, claimTag, SCAN_F64, ScanResults, scanBound, type WorkerInit } from "./protocol.js";
+import { SplitFinder, SplitInfo } from "./split.js";
 
 // The worker starts before training has its buffers: they arrive as the first message.
 const init = await new Promise<WorkerInit>((resolve) => parentPort!.once("message", resolve));
@@ -18,7 +19,10 @@ const build = init.packed ? buildPackedHistogram : buildHistogram;
 const idx = new Uint32Array(init.idx);
 // With kernels, every buffer is a region of their memory.
 const feats = new Int32Array(init.feats, at?.feats ?? 0, init.cols);
-const pool = new Float64Array(init.pool, at?.pool ?? 0, init.slotSize * init.slots);
+// The wasm split scan reads histograms only from views of its own memory's buffer.
+const memoryBuffer = init.memory && at ? init.memory.buffer : undefined;
+const poolBuffer = memoryBuffer ?? init.pool;
+const pool = new Float64Array(poolBuffer, at?.pool ?? 0, init.slotSize * init.slots);
 const views: Float64Array[] = [];
 for (let s = 0; s < init.slots; s++) views.push(pool.subarray(s * init.slotSize, (s + 1) * init.slotSize));
 const chunk: ChunkContext | null =
@@ -36,6 +40,33 @@ const chunk: ChunkContext | null =
       }
     : null;
 
+const finder = new SplitFinder(init.layout, init.split);
+if (chunk && memoryBuffer) {
+  const buffer = memoryBuffer;
+  finder.setScan({
+    kernels: chunk.kernels,
+    buffer,
+    out: init.scanOut,
+    gain: new Float64Array(buffer, init.scanOut, 2),
+    missLeft: new Int32Array(buffer, init.scanOut + 8, 1),
+  });
+}
+const scanF64 = new Float64Array(init.scanF64);
+const scanFeats = new Int32Array(init.scanFeats);
+const results = new ScanResults(init.results);
+const best = new SplitInfo();
+
+/** Chunk `c` of a `Scan` task: the best split over its run of features (see builder.ts `findSplit`). */
+function scanChunk(c: number, chunks: number): void {
+  const slot = ctrl[CTRL.SLOT]!;
+  const count = ctrl[CTRL.START]!;
+  finder.setEncoding(scanF64[SCAN_F64.PACKED] === 1, scanF64[SCAN_F64.G_SCALE]!, scanF64[SCAN_F64.H_SCALE]!);
+  const b0 = scanBound(count, chunks, c);
+  const b1 = scanBound(count, chunks, c + 1);
+  finder.find(views[slot]!, scanF64[SCAN_F64.G]!, scanF64[SCAN_F64.H]!, scanFeats.subarray(b0, b1), b1 - b0, best);
+  results.write(c, best);
+}
+
 /** Logistic gradients of rows `[r0, r1)`, as builder.ts `logisticChunk`. */
 function logisticChunk(r0: number, r1: number): void {
   if (r1 <= r0) return;
@@ -45,8 +76,20 @@ function logisticChunk(r0: number, r1: number): void {
 
 parentPort?.postMessage("ready");
 
+/**
+ * After a task the worker polls for the next one this long before it sleeps. Tasks of one
+ * tree follow each other within microseconds, while waking a sleeping thread takes tens
+ * of them: polling is what lets small histograms be shared at all (OpenMP runtimes spin
+ * before sleeping for the same reason). Between trees the worker goes to sleep.
+ */
+const SPIN_MS = 0.5;
+
 let seen = 0;
 for (;;) {
+  if (Atomics.load(ctrl, CTRL.SEQ) === seen) {
+    const until = performance.now() + SPIN_MS;
+    while (Atomics.load(ctrl, CTRL.SEQ) === seen && performance.now() < until);
+  }
   Atomics.wait(ctrl, CTRL.SEQ, seen);
   const seq = Atomics.load(ctrl, CTRL.SEQ);
   if (seq === seen) continue;
@@ -54,6 +97,20 @@ for (;;) {
   if (ctrl[CTRL.CMD] === Cmd.Exit) break;
   const tag = claimTag(seq);
   const chunks = ctrl[CTRL.CHUNKS]!;
+  if (ctrl[CTRL.CMD] === Cmd.Scan) {
+    for (let c = claimChunk(ctrl, tag, chunks); c >= 0; c = claimChunk(ctrl, tag, chunks)) {
+      try {
+        scanChunk(c, chunks);
+      } catch {
+        Atomics.store(ctrl, CTRL.ERROR, 1);
+      }
+      Atomics.add(ctrl, CTRL.WORKER_SCANS, 1);
+      Atomics.add(ctrl, CTRL.WORKER_CHUNKS, 1);
+      Atomics.add(ctrl, CTRL.FINISHED, 1);
+      Atomics.notify(ctrl, CTRL.FINISHED);
+    }
+    continue;
+  }
   if (ctrl[CTRL.CMD] === Cmd.Logistic) {
     const per = ctrl[CTRL.START]!;
     const rows = ctrl[CTRL.END]!;
@@ -63,6 +120,7 @@ for (;;) {
       } catch {
         Atomics.store(ctrl, CTRL.ERROR, 1);
       }
+      Atomics.add(ctrl, CTRL.WORKER_CHUNKS, 1);
       Atomics.add(ctrl, CTRL.FINISHED, 1);
       Atomics.notify(ctrl, CTRL.FINISHED);
     }
@@ -82,6 +140,7 @@ for (;;) {
     } catch {
       Atomics.store(ctrl, CTRL.ERROR, 1);
     }
+    Atomics.add(ctrl, CTRL.WORKER_CHUNKS, 1);
     Atomics.add(ctrl, CTRL.FINISHED, 1);
     Atomics.notify(ctrl, CTRL.FINISHED);
   }
