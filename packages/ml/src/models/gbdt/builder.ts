@@ -125,6 +125,25 @@ export function poolCapacity(cols: number, maxDepth: number, maxLeaves: number):
  */
 const SMALL_PATH_ROWS = 16_384;
 
+/**
+ * Per feature, the first bin a small-kernel pass sums (see `ChunkContext.smallLo`): 1 when
+ * a few-bin feature has no row in the missing bin, else 0. Only tables that take the
+ * small path are scanned.
+ */
+function smallFirstBins(data: BinnedMatrix, numBins: Int32Array): Uint8Array {
+  const lo = new Uint8Array(data.cols);
+  const col = data.colBins;
+  if (!col || data.rows > SMALL_PATH_ROWS) return lo;
+  for (let f = 0; f < data.cols; f++) {
+    if (numBins[f]! > SMALL_BINS) continue;
+    const o = f * data.rows;
+    let missing = false;
+    for (let r = 0; r < data.rows && !missing; r++) missing = col[o + r] === 0;
+    lo[f] = missing ? 0 : 1;
+  }
+  return lo;
+}
+
 /** Largest quantization level used per row (more gains nothing measurable). */
 const MAX_LEVELS = 1 << 15;
 
@@ -167,6 +186,8 @@ class SerialBuilder implements HistogramBuilder {
   protected numLarge = 0;
   /** Bins per feature, the missing bin included. */
   protected readonly numBins: Int32Array;
+  /** See `ChunkContext.smallLo`. */
+  protected readonly smallLo: Uint8Array;
   /** The kernels' view of this builder, when they run. */
   protected readonly chunk: ChunkContext | null = null;
   /** The wasm kernels and their memory, or null when building in JavaScript. */
@@ -193,6 +214,7 @@ class SerialBuilder implements HistogramBuilder {
     const poolBytes = cols * this.featureStride * capacity * 8;
     const hasColumns = data.colBins !== undefined;
     this.numBins = Int32Array.from(data.layout.features, (f) => f.numValueBins + 1);
+    this.smallLo = smallFirstBins(data, this.numBins);
     if (kernelSettings.wasm) {
       const a = new KernelArena();
       const at: KernelLayout = {
@@ -255,6 +277,7 @@ class SerialBuilder implements HistogramBuilder {
         numBins: this.numBins,
         feats: this.feats,
         pool: this.pool.buffer,
+        smallLo: this.smallLo,
       };
     } else {
       const buf = (bytes: number) => (shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
@@ -276,10 +299,16 @@ class SerialBuilder implements HistogramBuilder {
     this.count = count;
     let n = 0;
     if (this.chunk && !this.packed && this.data.colBins !== undefined && this.data.rows <= SMALL_PATH_ROWS) {
-      // Features with many bins first, then the few-bin ones the kernels sum in registers.
+      // Features with many bins first, then the few-bin ones the kernels sum in registers,
+      // by the number of bins they sum so that pairs of them agree.
       for (let i = 0; i < count; i++) if (this.numBins[feats[i]!]! > SMALL_BINS) this.feats[n++] = feats[i]!;
       this.numLarge = n;
-      for (let i = 0; i < count; i++) if (this.numBins[feats[i]!]! <= SMALL_BINS) this.feats[n++] = feats[i]!;
+      for (let w = 1; w <= SMALL_BINS; w++) {
+        for (let i = 0; i < count; i++) {
+          const f = feats[i]!;
+          if (this.numBins[f]! <= SMALL_BINS && this.numBins[f]! - this.smallLo[f]! === w) this.feats[n++] = f;
+        }
+      }
     } else {
       this.feats.set(feats.subarray(0, count));
       this.numLarge = count;
@@ -540,6 +569,7 @@ class ThreadedBuilder extends SerialBuilder {
         slotSize: this.pool.slotSize,
         slots: this.pool.capacity,
         numBins: this.numBins,
+        smallLo: this.smallLo,
         rows: data.rows,
         layout: data.layout,
         split,

@@ -91,10 +91,12 @@ describe("wasm kernels", () => {
         js.fill(0);
         buildHistogram(js, bins, cols, gh, idx, 4, m - 9, feats, f, f + 1, true);
         hist.fill(7);
-        k.histSmall(at.hist + f * 4096, at.col, at.gh, at.idx, 4, m - 9);
+        k.histSmall4(at.hist + f * 4096, at.col, 0, at.gh, at.idx, 4, m - 9);
         expect(same(hist.subarray(f * 512, f * 512 + 8), js.subarray(f * 512, f * 512 + 8))).toBe(true);
       }
-      // Two of them in one pass.
+      // Two of them in one pass; feature 9 never in bin 0 (no missing values), so its
+      // pass sums bins 1..3 only and leaves bin 0 to the caller.
+      for (let r = 0; r < rows; r++) bins[r * cols + 9] = rng.int(1, 4);
       const col2 = new Uint8Array(buf, at.col2, rows);
       for (let r = 0; r < rows; r++) {
         col[r] = bins[r * cols + 3]!;
@@ -102,11 +104,15 @@ describe("wasm kernels", () => {
       }
       js.fill(0);
       buildHistogram(js, bins, cols, gh, idx, 2, m - 1, feats, 0, cols, true);
-      hist.fill(7);
-      k.histSmall2(at.hist + 3 * 4096, at.col, at.hist + 9 * 4096, at.col2, at.gh, at.idx, 2, m - 1);
+      hist.fill(0);
+      k.histPair4(at.hist + 3 * 4096, at.col, 0, at.hist + 9 * 4096 + 16, at.col2, 1, at.gh, at.idx, 2, m - 1);
       for (const f of [3, 9]) {
         expect(same(hist.subarray(f * 512, f * 512 + 8), js.subarray(f * 512, f * 512 + 8))).toBe(true);
       }
+      // The same feature alone, three bins from bin 1.
+      hist.fill(0);
+      k.histSmall3(at.hist + 9 * 4096 + 16, at.col2, 1, at.gh, at.idx, 2, m - 1);
+      expect(same(hist.subarray(9 * 512, 9 * 512 + 8), js.subarray(9 * 512, 9 * 512 + 8))).toBe(true);
 
       // Partition of a middle range.
       const goLeft = new Uint8Array(buf, at.goLeft, 256);

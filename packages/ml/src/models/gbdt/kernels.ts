@@ -73,22 +73,19 @@ export interface KernelExports {
    */
   partition(idx: number, start: number, end: number, col: number, goLeft: number, scratch: number): number;
   /**
-   * Overwrites the first {@link SMALL_BINS} bins of an exact feature histogram at `hist`
-   * with the sums over rows `idx[start..end)` whose bin in `col` (the feature's column of
-   * bins) is each of them. For features with at most that many bins.
+   * Few-bin features summed in registers (see {@link smallKernel}): `histSmallW` writes
+   * `W` bins of one feature's exact histogram from `hist` (bin `lo` of the feature) with
+   * the sums over rows `idx[start..end)` whose bin in `col` (the feature's column of bins)
+   * is `lo + j`; `histPairW` does two features in one pass.
    */
-  histSmall(hist: number, col: number, gh: number, idx: number, start: number, end: number): void;
-  /** {@link histSmall} for two features in one pass over the rows: `(hist, col)` of each. */
-  histSmall2(
-    hist0: number,
-    col0: number,
-    hist1: number,
-    col1: number,
-    gh: number,
-    idx: number,
-    start: number,
-    end: number,
-  ): void;
+  histSmall1: SmallKernel;
+  histSmall2: SmallKernel;
+  histSmall3: SmallKernel;
+  histSmall4: SmallKernel;
+  histPair1: PairKernel;
+  histPair2: PairKernel;
+  histPair3: PairKernel;
+  histPair4: PairKernel;
   /** Writes the (gradient, hessian) sums of rows `idx[start..end)`, each in row order, at `out`. */
   sumRows(gh: number, idx: number, start: number, end: number, out: number): void;
   /**
@@ -116,6 +113,30 @@ export interface KernelExports {
     bestGain: number,
     out: number,
   ): number;
+}
+
+type SmallKernel = (hist: number, col: number, lo: number, gh: number, idx: number, start: number, end: number) => void;
+type PairKernel = (
+  hist0: number,
+  col0: number,
+  lo0: number,
+  hist1: number,
+  col1: number,
+  lo1: number,
+  gh: number,
+  idx: number,
+  start: number,
+  end: number,
+) => void;
+
+/** The single-feature small kernel summing `width` bins (1..SMALL_BINS). */
+function smallKernelOf(k: KernelExports, width: number): SmallKernel {
+  return width <= 1 ? k.histSmall1 : width === 2 ? k.histSmall2 : width === 3 ? k.histSmall3 : k.histSmall4;
+}
+
+/** The two-feature small kernel summing `width` bins of each. */
+function pairKernel(k: KernelExports, width: number): PairKernel {
+  return width <= 1 ? k.histPair1 : width === 2 ? k.histPair2 : width === 3 ? k.histPair3 : k.histPair4;
 }
 
 /** A wasm memory (the compiler's libraries here do not declare the WebAssembly API). */
@@ -716,18 +737,21 @@ function scanKernel(): Func {
 export const SMALL_BINS = 4;
 
 /**
- * The histogram of one feature with at most {@link SMALL_BINS} bins, its sums kept in
- * registers. Row-wise accumulation stalls on such features: consecutive rows keep
- * updating the same few memory slots, each update waiting for the one before. Here every
- * row adds its pair to each bin's sum, masked to zero for the other bins; adding +0
+ * The histogram of `features` features (1 or 2) with at most {@link SMALL_BINS} bins, its
+ * sums kept in registers. Row-wise accumulation stalls on such features: consecutive rows
+ * keep updating the same few memory slots, each update waiting for the one before. Here
+ * every row adds its pair to each bin's sum, masked to zero for the other bins; adding +0
  * leaves a sum unchanged (sums start at +0 and so are never -0), so the result is the
- * same, bit for bit.
+ * same, bit for bit. Only `width` bins from a per-feature first bin `lo` are summed (a
+ * feature without missing values never fills bin 0), and only those are stored, from the
+ * feature's `hist` pointer, which points at bin `lo`: the caller zeroes the others.
  */
-function smallKernel(features: number): Func {
-  // Params: (hist, col) per feature, then grad idx start end.
-  const HIST = (f: number) => 2 * f;
-  const COL = (f: number) => 2 * f + 1;
-  const GRAD = 2 * features;
+function smallKernel(features: number, width: number): Func {
+  // Params: (hist, col, lo) per feature, then grad idx start end.
+  const HIST = (f: number) => 3 * f;
+  const COL = (f: number) => 3 * f + 1;
+  const LO = (f: number) => 3 * f + 2;
+  const GRAD = 3 * features;
   const IDX = GRAD + 1;
   const START = GRAD + 2;
   const END_ = GRAD + 3;
@@ -741,7 +765,7 @@ function smallKernel(features: number): Func {
   // Masks from a vector compare: a select on vectors may compile to a branch, which
   // random bins would mispredict.
   const accumulate = (f: number, j: number) => [
-    ...get(ACC + f * SMALL_BINS + j),
+    ...get(ACC + f * width + j),
     ...get(VAL),
     ...get(BINS + f),
     0xfd,
@@ -752,10 +776,10 @@ function smallKernel(features: number): Func {
     0xfd,
     ...uleb(78), // v128.and
     ...ADD_F64X2,
-    ...set(ACC + f * SMALL_BINS + j),
+    ...set(ACC + f * width + j),
   ];
   const feats = Array.from({ length: features }, (_, f) => f);
-  const bins = Array.from({ length: SMALL_BINS }, (_, j) => j);
+  const bins = Array.from({ length: width }, (_, j) => j);
   const body = [
     ...get(IDX),
     ...get(START),
@@ -789,7 +813,9 @@ function smallKernel(features: number): Func {
       ...get(ROW),
       ...ADD,
       ...load8(),
-      0xad, // i64.extend_i32_u
+      ...get(LO(f)),
+      ...SUB,
+      0xad, // i64.extend_i32_u (bins below lo never occur)
       0xfd,
       ...uleb(18), // i64x2.splat
       ...set(BINS + f),
@@ -804,16 +830,14 @@ function smallKernel(features: number): Func {
     ...brIf(0),
     ...END,
     ...END,
-    ...feats.flatMap((f) =>
-      bins.flatMap((j) => [...get(HIST(f)), ...get(ACC + f * SMALL_BINS + j), ...storeV128(16 * j)]),
-    ),
+    ...feats.flatMap((f) => bins.flatMap((j) => [...get(HIST(f)), ...get(ACC + f * width + j), ...storeV128(16 * j)])),
   ];
   return {
     params,
     results: 0,
     locals: [
       [3, I32],
-      [1 + features + features * SMALL_BINS, V128],
+      [1 + features + features * width, V128],
     ],
     body,
   };
@@ -1086,8 +1110,14 @@ const EXPORTS: [keyof KernelExports, () => Func][] = [
   ["partition", partitionKernel],
   ["subtract", subtractKernel],
   ["scanNumeric", scanKernel],
-  ["histSmall", () => smallKernel(1)],
-  ["histSmall2", () => smallKernel(2)],
+  ["histSmall1", () => smallKernel(1, 1)],
+  ["histSmall2", () => smallKernel(1, 2)],
+  ["histSmall3", () => smallKernel(1, 3)],
+  ["histSmall4", () => smallKernel(1, 4)],
+  ["histPair1", () => smallKernel(2, 1)],
+  ["histPair2", () => smallKernel(2, 2)],
+  ["histPair3", () => smallKernel(2, 3)],
+  ["histPair4", () => smallKernel(2, 4)],
   ["sumRows", sumKernel],
   ["logistic", logisticKernel],
 ];
@@ -1215,6 +1245,11 @@ export interface ChunkContext {
   feats: Int32Array;
   /** The histogram slots (a view from `at.pool`). */
   pool: Float64Array;
+  /**
+   * Per feature, the first bin its small-kernel pass sums: 1 for a feature with no
+   * missing value in the training rows (its bin 0 stays empty), else 0.
+   */
+  smallLo: Uint8Array;
 }
 
 /**
@@ -1251,16 +1286,31 @@ export function buildChunk(
     } else if (dense) k.histDense(h, at.bins, ctx.cols, at.gh, at.idx, start, end, fi0, split);
     else k.histSparse(h, at.bins, ctx.cols, at.gh, at.idx, start, end, at.feats, fi0, split);
   }
-  // Two features a pass: the row ids and gradient pairs are read once for both.
+  // Two features a pass where there are two: the row ids and gradient pairs are read once
+  // for both. Features come sorted by width, so a pair's widths mostly agree.
+  const lo = ctx.smallLo;
   let i = split;
   for (; i + 1 < fi1; i += 2) {
     const f0 = feats[i]!;
     const f1 = feats[i + 1]!;
+    const o0 = base + f0 * stride;
+    const o1 = base + f1 * stride;
+    pool.fill(0, o0, o0 + 2 * SMALL_BINS);
+    pool.fill(0, o1, o1 + 2 * SMALL_BINS);
+    const w = Math.max(numBins[f0]! - lo[f0]!, numBins[f1]! - lo[f1]!);
+    const h0 = h + f0 * stride * 8 + 16 * lo[f0]!;
+    const h1 = h + f1 * stride * 8 + 16 * lo[f1]!;
     const c0 = at.colBins + f0 * ctx.rows;
     const c1 = at.colBins + f1 * ctx.rows;
-    k.histSmall2(h + f0 * stride * 8, c0, h + f1 * stride * 8, c1, at.gh, at.idx, start, end);
+    pairKernel(k, w)(h0, c0, lo[f0]!, h1, c1, lo[f1]!, at.gh, at.idx, start, end);
   }
-  if (i < fi1) k.histSmall(h + feats[i]! * stride * 8, at.colBins + feats[i]! * ctx.rows, at.gh, at.idx, start, end);
+  if (i < fi1) {
+    const f = feats[i]!;
+    const o = base + f * stride;
+    pool.fill(0, o, o + 2 * SMALL_BINS);
+    const hf = h + f * stride * 8 + 16 * lo[f]!;
+    smallKernelOf(k, numBins[f]! - lo[f]!)(hf, at.colBins + f * ctx.rows, lo[f]!, at.gh, at.idx, start, end);
+  }
 }
 
 /** Largest memory the kernels use: pointers stay below 2^31, so they are positive in JavaScript. */

@@ -164,6 +164,8 @@ export interface WorkerInit {
   };
   /** Bins per feature, the missing bin included. */
   numBins: Int32Array;
+  /** Per feature, the first bin of its small-kernel pass (kernels.ts `ChunkContext.smallLo`). */
+  smallLo: Uint8Array;
   rows: number;
   bins: SharedArrayBuffer;
   cols: number;

@@ -37,6 +37,7 @@ const chunk: ChunkContext | null =
         numBins: init.numBins,
         feats,
         pool,
+        smallLo: init.smallLo,
       }
     : null;
 
