@@ -52,7 +52,9 @@ def main():
         params = {
             "objective": "binary:logistic" if task == "binary" else "reg:squarederror",
             "tree_method": "hist", "max_depth": p["maxDepth"], "eta": p["learningRate"],
-            "max_bin": p["maxBins"] + 1, "lambda": p["lambda"], "min_child_weight": p["minChildWeight"],
+            # max_bin counts value bins only (missing values need none), as Quintet's maxBins
+            # and scikit-learn's max_bins do: 255 each.
+            "max_bin": p["maxBins"], "lambda": p["lambda"], "min_child_weight": p["minChildWeight"],
             # XGBoost one-hots below the threshold, Quintet (as LightGBM) up to it.
             "max_cat_to_onehot": p["maxCatToOnehot"] + 1, "nthread": threads, "seed": 0,
         }

@@ -9,8 +9,8 @@
  * Data: the public tables in `QUINTET_DATA_DIR` or `../shared/data` next to the repo (or
  * the folder given as the first argument), plus two generated tables.
  *
- * Run: `npm run bench:trees`, or
- * `node --conditions=source --import tsx bench/trees/train.ts [DATA_DIR] [--only NAME] [--repeat N] [--keep DIR]`.
+ * Run: `npm run bench:trees`, or after `npx tsc -b` (Quintet runs from the built package)
+ * `node --import tsx bench/trees/train.ts [DATA_DIR] [--only NAME] [--repeat N] [--keep DIR]`.
  * Writes `bench/results/trees-train.{json,md}`.
  */
 import { spawnSync } from "node:child_process";
@@ -441,7 +441,8 @@ async function main(): Promise<void> {
         for (let k = 0; k < repeat; k++) {
           const r = model.startsWith("quintet")
             ? runChild(process.execPath, [
-                "--conditions=source",
+                // The built package (`npm run bench:trees` builds it first), as a user runs it:
+                // from source, every histogram worker would load the TypeScript loader too.
                 "--import",
                 "tsx",
                 fileURLToPath(import.meta.url),
@@ -507,7 +508,7 @@ async function main(): Promise<void> {
   writeFileSync(join(dir, "trees-train.json"), `${JSON.stringify({ ...meta, results }, null, 2)}\n`);
   writeFileSync(
     join(dir, "trees-train.md"),
-    `# Tree training (${meta.date}, Node ${meta.node})\n\nSame matrices, split and hyperparameters for every model: ${PARAMS.numRounds} rounds, depth ${PARAMS.maxDepth}, eta ${PARAMS.learningRate}, ${PARAMS.maxBins} value bins (+ missing), lambda ${PARAMS.lambda}, min_child_weight ${PARAMS.minChildWeight}, native categorical splits (one-hot up to ${PARAMS.maxCatToOnehot} categories). sklearn HGB: max_depth 6, no leaf limit, l2 1, its default min_samples_leaf 20. Each run in its own process; time is the fastest of ${repeat}. Predict = batch over the test rows (Quintet: compiled predictor, second call; XGBoost: DMatrix + predict; HGB: predict_proba). 1-row = one row per call, in-process.\n\n${md.join("\n")}\n\n${loadNote}\n\nData:\n${results.map((r) => `- ${r.table}: ${r.note}`).join("\n")}\n`,
+    `# Tree training (${meta.date}, Node ${meta.node})\n\nSame matrices, split and hyperparameters for every model: ${PARAMS.numRounds} rounds, depth ${PARAMS.maxDepth}, eta ${PARAMS.learningRate}, ${PARAMS.maxBins} value bins (+ missing values, which need no value bin: XGBoost max_bin ${PARAMS.maxBins}, sklearn max_bins ${PARAMS.maxBins}), lambda ${PARAMS.lambda}, min_child_weight ${PARAMS.minChildWeight}, native categorical splits (one-hot up to ${PARAMS.maxCatToOnehot} categories). sklearn HGB: max_depth 6, no leaf limit, l2 1, its default min_samples_leaf 20. Each run in its own process (Quintet from the built package); time is the fastest of ${repeat}. Predict = batch over the test rows (Quintet: compiled predictor, second call; XGBoost: DMatrix + predict; HGB: predict_proba). 1-row = one row per call, in-process.\n\n${md.join("\n")}\n\n${loadNote}\n\nData:\n${results.map((r) => `- ${r.table}: ${r.note}`).join("\n")}\n`,
   );
 }
 

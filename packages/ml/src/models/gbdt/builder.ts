@@ -495,6 +495,11 @@ export const threadSettings = {
    * waking a worker costs tens of microseconds, about what the kernels take for 64k cells.
    */
   minCells: 256 * 1024,
+  /**
+   * Fewest features per chunk of a shared split search: a numeric feature's scan takes
+   * about a microsecond, about what handing a chunk to a polling worker costs.
+   */
+  scanChunkFeatures: 6,
 };
 
 /**
@@ -515,12 +520,6 @@ const CHUNK_FEATURES = 16;
  * histograms' `minCells` limit also tells when sharing the rows pays for the wake-up.
  */
 const LOGISTIC_CELLS_PER_ROW = 8;
-
-/**
- * Fewest features per chunk of a shared split search: a numeric feature's scan takes about
- * a microsecond, about what handing a chunk to a polling worker costs.
- */
-const SCAN_CHUNK_FEATURES = 6;
 
 /** How long to wait for a claimed chunk before concluding a worker has died. */
 const WORKER_TIMEOUT_MS = 120_000;
@@ -691,7 +690,11 @@ class ThreadedBuilder extends SerialBuilder {
     count: number,
     out: SplitInfo,
   ): void {
-    const chunks = Math.min(this.workers.length + 1, MAX_SCAN_CHUNKS, Math.floor(count / SCAN_CHUNK_FEATURES));
+    const chunks = Math.min(
+      this.workers.length + 1,
+      MAX_SCAN_CHUNKS,
+      Math.floor(count / threadSettings.scanChunkFeatures),
+    );
     if (chunks < 2) {
       super.findSplit(finder, slot, G, H, features, count, out);
       return;

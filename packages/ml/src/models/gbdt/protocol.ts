@@ -12,7 +12,7 @@
  * was woken for, so it can never mix the parameters of two tasks.
  */
 
-import type { BinLayout } from "./binning.js";
+import type { BinLayout } from "./bins.js";
 import type { KernelMemory } from "./kernels.js";
 import type { SplitInfo, SplitParams } from "./split.js";
 

@@ -1,4 +1,4 @@
-import { BIN_STRIDE, type BinLayout, MISSING_BIN } from "./binning.js";
+import { BIN_STRIDE, type BinLayout, MISSING_BIN } from "./bins.js";
 import { HIST_FEATURE_STRIDE, PACK, PACKED_FEATURE_STRIDE } from "./histogram.js";
 import type { KernelExports } from "./kernels.js";
 
