@@ -1,13 +1,7 @@
 import { ValidationError } from "@quintet/core";
 import { Rng } from "../../datasets/rng.js";
 import type { Matrix } from "../ensemble/matrix.js";
-import {
-  type BinLayout,
-  type BinnedMatrix,
-  type FeatureBins,
-  MAX_VALUE_BINS,
-  MISSING_BIN,
-} from "./bins.js";
+import { type BinLayout, type BinnedMatrix, type FeatureBins, MAX_VALUE_BINS, MISSING_BIN } from "./bins.js";
 
 // The layout types and constants live in bins.ts, which the histogram workers load.
 export {

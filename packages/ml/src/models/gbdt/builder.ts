@@ -32,6 +32,7 @@ import {
   claimTag,
   MAX_CHUNKS,
   MAX_SCAN_CHUNKS,
+  partitionSplit,
   SCAN_F64,
   ScanResults,
   scanBound,
@@ -198,8 +199,8 @@ class SerialBuilder implements HistogramBuilder {
   protected readonly bins: Uint8Array;
   /** Each feature's column of bins, for partitioning (empty without column-major bins). */
   private readonly columns: Uint8Array[] = [];
-  private readonly scratch: Uint32Array;
-  private readonly goLeft: Uint8Array;
+  protected readonly scratch: Uint32Array;
+  protected readonly goLeft: Uint8Array;
   private readonly featureStride: number;
   readonly scan: NumericScan | null = null;
 
@@ -402,6 +403,22 @@ class SerialBuilder implements HistogramBuilder {
     return partitionRows(this.idx, start, end, this.columns[feature]!, goLeft, this.scratch);
   }
 
+  /**
+   * Joins two blocks partitioned on their own, `[start, split)` with its first right row at
+   * `mid0` and `[split, end)` with `mid1`: the second block's left rows move in front of
+   * the first block's right rows (through the scratch rows), which gives exactly the
+   * stable partition of the whole range. Returns the first right position.
+   */
+  protected joinBlocks(start: number, split: number, mid0: number, mid1: number): number {
+    const { idx, scratch } = this;
+    const right0 = split - mid0;
+    scratch.set(idx.subarray(mid0, split), start);
+    idx.copyWithin(mid0, split, mid1);
+    const mid = mid0 + (mid1 - split);
+    idx.set(scratch.subarray(start, start + right0), mid);
+    return mid;
+  }
+
   quantize(m: number, seed: number): void {
     const { idx, gh, q } = this;
     let gmax = 0;
@@ -500,6 +517,11 @@ export const threadSettings = {
    * about a microsecond, about what handing a chunk to a polling worker costs.
    */
   scanChunkFeatures: 6,
+  /**
+   * Rows from which a node's partition is shared: a row costs a few nanoseconds, and the
+   * join moves about half of them once more.
+   */
+  minPartitionRows: 16_384,
 };
 
 /**
@@ -636,6 +658,35 @@ class ThreadedBuilder extends SerialBuilder {
       Atomics.add(c, CTRL.FINISHED, 1);
     }
     this.await(chunks);
+  }
+
+  /**
+   * Long ranges are partitioned in two blocks at once, one per thread, then joined (see
+   * `joinBlocks`): the same order as the serial partition, row for row.
+   */
+  override partition(start: number, end: number, feature: number, goLeft: Uint8Array): number {
+    if (!this.kernels || end - start < threadSettings.minPartitionRows) {
+      return super.partition(start, end, feature, goLeft);
+    }
+    const at = this.at!;
+    this.goLeft.set(goLeft.subarray(0, 256));
+    const split = partitionSplit(start, end);
+    const column = at.colBins + feature * this.data.rows;
+    const tag = this.post(Cmd.Partition, 2, (c) => {
+      c[CTRL.START] = start;
+      c[CTRL.END] = end;
+      c[CTRL.COLUMN] = column;
+    });
+    const c = this.ctrl;
+    for (let k = claimChunk(c, tag, 2); k >= 0; k = claimChunk(c, tag, 2)) {
+      const b0 = k === 0 ? start : split;
+      const b1 = k === 0 ? split : end;
+      // Each block's right rows go through its own part of the scratch rows.
+      c[CTRL.MID + k] = this.kernels.partition(at.idx, b0, b1, column, at.goLeft, at.scratch + 4 * b0);
+      Atomics.add(c, CTRL.FINISHED, 1);
+    }
+    this.await(2);
+    return this.joinBlocks(start, split, c[CTRL.MID]!, c[CTRL.MID + 1]!);
   }
 
   /** Writes a task with `chunks` chunks, wakes the workers, and returns its claim tag. */

@@ -329,6 +329,7 @@ describe("trainGbdt: determinism, threads, early stopping, progress", () => {
     const saved = { ...threadSettings };
     threadSettings.minWork = 0;
     threadSettings.minCells = 0;
+    threadSettings.minPartitionRows = 0;
     onTestFinished(() => {
       Object.assign(threadSettings, saved);
     });

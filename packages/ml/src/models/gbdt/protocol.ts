@@ -36,8 +36,11 @@ export const CTRL = {
   /** Chunks the workers have finished, and of those, split-search chunks (for tests and tuning). */
   WORKER_CHUNKS: 11,
   WORKER_SCANS: 12,
+  /** `Partition`: the column of bins to split on (a byte offset), and each block's first right row. */
+  COLUMN: 13,
+  MID: 14,
   /** Chunk c covers `feats[ctrl[BOUNDS + c] .. ctrl[BOUNDS + c + 1])`. */
-  BOUNDS: 13,
+  BOUNDS: 16,
 } as const;
 
 /** Most chunks per task (the chunk index has 11 bits). */
@@ -49,7 +52,16 @@ export const CTRL_SIZE = CTRL.BOUNDS + MAX_CHUNKS + 1;
  * `Logistic`: logistic gradients for rows cut into `CHUNKS` chunks of `START` rows (even,
  * so each chunk's pairs of rows are the serial kernel's pairs); `END` is the row count.
  */
-export const Cmd = { Build: 1, Exit: 2, Logistic: 3, Scan: 4 } as const;
+export const Cmd = { Build: 1, Exit: 2, Logistic: 3, Scan: 4, Partition: 5 } as const;
+
+/**
+ * `Partition`: rows `idx[START..END)` cut into two blocks at {@link partitionSplit}, each
+ * partitioned stably in place by `goLeft[column[row]]` (the right side through the
+ * scratch rows of its own block); block `c`'s first right position goes to `MID + c`.
+ */
+export function partitionSplit(start: number, end: number): number {
+  return start + ((end - start) >> 1);
+}
 
 /**
  * `Scan`: the split search of histogram `SLOT` over the features `scanFeats[0..START)`, cut
@@ -156,6 +168,8 @@ export interface WorkerInit {
     gh: number;
     q: number;
     idx: number;
+    scratch: number;
+    goLeft: number;
     feats: number;
     pool: number;
     margin: number;

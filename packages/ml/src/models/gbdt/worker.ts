@@ -6,7 +6,17 @@
 import { parentPort } from "node:worker_threads";
 import { buildHistogram, buildPackedHistogram } from "./histogram.js";
 import { buildChunk, type ChunkContext, instantiateKernels } from "./kernels.js";
-import { Cmd, CTRL, claimChunk, claimTag, SCAN_F64, ScanResults, scanBound, type WorkerInit } from "./protocol.js";
+import {
+  Cmd,
+  CTRL,
+  claimChunk,
+  claimTag,
+  partitionSplit,
+  SCAN_F64,
+  ScanResults,
+  scanBound,
+  type WorkerInit,
+} from "./protocol.js";
 import { SplitFinder, SplitInfo } from "./split.js";
 
 // The worker starts before training has its buffers: they arrive as the first message.
@@ -106,6 +116,25 @@ for (;;) {
         Atomics.store(ctrl, CTRL.ERROR, 1);
       }
       Atomics.add(ctrl, CTRL.WORKER_SCANS, 1);
+      Atomics.add(ctrl, CTRL.WORKER_CHUNKS, 1);
+      Atomics.add(ctrl, CTRL.FINISHED, 1);
+      Atomics.notify(ctrl, CTRL.FINISHED);
+    }
+    continue;
+  }
+  if (ctrl[CTRL.CMD] === Cmd.Partition) {
+    for (let c = claimChunk(ctrl, tag, chunks); c >= 0; c = claimChunk(ctrl, tag, chunks)) {
+      try {
+        const start = ctrl[CTRL.START]!;
+        const end = ctrl[CTRL.END]!;
+        const split = partitionSplit(start, end);
+        const b0 = c === 0 ? start : split;
+        const b1 = c === 0 ? split : end;
+        const k = chunk!.kernels;
+        ctrl[CTRL.MID + c] = k.partition(at!.idx, b0, b1, ctrl[CTRL.COLUMN]!, at!.goLeft, at!.scratch + 4 * b0);
+      } catch {
+        Atomics.store(ctrl, CTRL.ERROR, 1);
+      }
       Atomics.add(ctrl, CTRL.WORKER_CHUNKS, 1);
       Atomics.add(ctrl, CTRL.FINISHED, 1);
       Atomics.notify(ctrl, CTRL.FINISHED);
