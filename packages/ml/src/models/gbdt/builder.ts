@@ -526,9 +526,10 @@ export const threadSettings = {
 
 /**
  * Chunks of work the workers of finished trainings took on, all tasks and split searches
- * among them: how much threading actually shared (tests check the workers took part).
+ * among them (how much threading actually shared: tests check the workers took part), and
+ * how many workers were started (the rest were reused).
  */
-export const threadStats = { workerChunks: 0, workerScans: 0 };
+export const threadStats = { workerChunks: 0, workerScans: 0, workersStarted: 0 };
 
 /**
  * Features per chunk, about: fewer means more passes over the rows, more means coarser
@@ -808,7 +809,10 @@ class ThreadedBuilder extends SerialBuilder {
     this.ctrl[CTRL.CMD] = Cmd.Exit;
     Atomics.store(this.ctrl, CTRL.SEQ, ++this.seq);
     Atomics.notify(this.ctrl, CTRL.SEQ);
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    // Healthy workers go back to the pool for the next training; they leave this
+    // training's loop on Exit before they read the next one's buffers.
+    if (this.ctrl[CTRL.ERROR] === 0) releaseHistogramWorkers(this.crew);
+    else await stopHistogramWorkers(this.crew);
   }
 }
 
@@ -858,22 +862,59 @@ export interface HistogramWorkers {
  */
 export function startHistogramWorkers(threads: number, cols: number): HistogramWorkers | undefined {
   if (threads <= 1 || cols < 2) return undefined;
-  const { entry, eval: isEval } = workerEntry();
   const crew: HistogramWorkers = { workers: [], failures: [] };
   for (let w = 0; w < Math.min(threads, cols) - 1; w++) {
-    const worker = new Worker(entry, { eval: isEval });
-    worker.unref();
-    // Kept until the builder listens, so an early failure is neither lost nor uncaught.
-    worker.on("error", (err) => {
+    let worker = idleWorkers.pop();
+    if (!worker) {
+      const { entry, eval: isEval } = workerEntry();
+      worker = new Worker(entry, { eval: isEval });
+      // Idle or not, a worker never keeps the process alive.
+      worker.unref();
+      worker.once("exit", () => {
+        const i = idleWorkers.indexOf(worker!);
+        if (i >= 0) idleWorkers.splice(i, 1);
+      });
+      threadStats.workersStarted++;
+    }
+    // Kept until the crew ends, so an early failure is neither lost nor uncaught.
+    const onError = (err: unknown) => {
       crew.failures[w] ??= err;
-    });
+    };
+    worker.on("error", onError);
+    errorListeners.set(worker, onError);
     crew.workers.push(worker);
   }
   return crew;
 }
 
+/**
+ * Workers waiting for their next training. Starting one costs tens of milliseconds and its
+ * code starts cold, so repeated trainings in one process (tuning, cross-validation)
+ * reuse them; idle workers are unreferenced and cost only their memory.
+ */
+const idleWorkers: Worker[] = [];
+const MAX_IDLE_WORKERS = 8;
+const errorListeners = new WeakMap<Worker, (err: unknown) => void>();
+
+function detach(worker: Worker): void {
+  const listener = errorListeners.get(worker);
+  if (listener) worker.off("error", listener);
+  errorListeners.delete(worker);
+}
+
+/** Hands the crew's workers back to the pool (after their builder sent Exit). */
+function releaseHistogramWorkers(crew: HistogramWorkers): void {
+  for (const [w, worker] of crew.workers.entries()) {
+    detach(worker);
+    if (crew.failures[w] === undefined && idleWorkers.length < MAX_IDLE_WORKERS) idleWorkers.push(worker);
+    else void worker.terminate();
+  }
+}
+
 export async function stopHistogramWorkers(crew: HistogramWorkers | undefined): Promise<void> {
-  if (crew) await Promise.all(crew.workers.map((w) => w.terminate()));
+  if (!crew) return;
+  for (const worker of crew.workers) detach(worker);
+  await Promise.all(crew.workers.map((w) => w.terminate()));
 }
 
 /**

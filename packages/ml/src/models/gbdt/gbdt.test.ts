@@ -340,10 +340,13 @@ describe("trainGbdt: determinism, threads, early stopping, progress", () => {
     // The worker did take histogram and split-search chunks (else this compares nothing).
     expect(threadStats.workerChunks).toBeGreaterThan(before.workerChunks);
     expect(threadStats.workerScans).toBeGreaterThan(before.workerScans);
+    // The next training reuses the worker (with new buffers) instead of starting one.
+    const started = threadStats.workersStarted;
     const quant = { ...opts, quantizedGradients: true } as const;
     expect(treesOf(await trainGbdt(t.X, t.y, { ...quant, threads: 2 }))).toEqual(
       treesOf(await trainGbdt(t.X, t.y, { ...quant, threads: 1 })),
     );
+    expect(threadStats.workersStarted).toBe(started);
     const lossguide = { ...opts, growPolicy: "lossguide", numLeaves: 20 } as const;
     expect(treesOf(await trainGbdt(t.X, t.y, { ...lossguide, threads: 3 }))).toEqual(
       treesOf(await trainGbdt(t.X, t.y, { ...lossguide, threads: 1 })),

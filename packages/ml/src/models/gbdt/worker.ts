@@ -19,74 +19,6 @@ import {
 } from "./protocol.js";
 import { SplitFinder, SplitInfo } from "./split.js";
 
-// The worker starts before training has its buffers: they arrive as the first message.
-const init = await new Promise<WorkerInit>((resolve) => parentPort!.once("message", resolve));
-const ctrl = new Int32Array(init.ctrl);
-const at = init.at;
-const bins = new Uint8Array(init.bins);
-const grads = new Float64Array(init.packed ? init.q : init.gh);
-const build = init.packed ? buildPackedHistogram : buildHistogram;
-const idx = new Uint32Array(init.idx);
-// With kernels, every buffer is a region of their memory.
-const feats = new Int32Array(init.feats, at?.feats ?? 0, init.cols);
-// The wasm split scan reads histograms only from views of its own memory's buffer.
-const memoryBuffer = init.memory && at ? init.memory.buffer : undefined;
-const poolBuffer = memoryBuffer ?? init.pool;
-const pool = new Float64Array(poolBuffer, at?.pool ?? 0, init.slotSize * init.slots);
-const views: Float64Array[] = [];
-for (let s = 0; s < init.slots; s++) views.push(pool.subarray(s * init.slotSize, (s + 1) * init.slotSize));
-const chunk: ChunkContext | null =
-  init.memory && at
-    ? {
-        kernels: instantiateKernels(init.memory, true),
-        at,
-        rows: init.rows,
-        cols: init.cols,
-        slotBytes: init.slotSize * 8,
-        packed: init.packed,
-        numBins: init.numBins,
-        feats,
-        pool,
-        smallLo: init.smallLo,
-      }
-    : null;
-
-const finder = new SplitFinder(init.layout, init.split);
-if (chunk && memoryBuffer) {
-  const buffer = memoryBuffer;
-  finder.setScan({
-    kernels: chunk.kernels,
-    buffer,
-    out: init.scanOut,
-    gain: new Float64Array(buffer, init.scanOut, 2),
-    missLeft: new Int32Array(buffer, init.scanOut + 8, 1),
-  });
-}
-const scanF64 = new Float64Array(init.scanF64);
-const scanFeats = new Int32Array(init.scanFeats);
-const results = new ScanResults(init.results);
-const best = new SplitInfo();
-
-/** Chunk `c` of a `Scan` task: the best split over its run of features (see builder.ts `findSplit`). */
-function scanChunk(c: number, chunks: number): void {
-  const slot = ctrl[CTRL.SLOT]!;
-  const count = ctrl[CTRL.START]!;
-  finder.setEncoding(scanF64[SCAN_F64.PACKED] === 1, scanF64[SCAN_F64.G_SCALE]!, scanF64[SCAN_F64.H_SCALE]!);
-  const b0 = scanBound(count, chunks, c);
-  const b1 = scanBound(count, chunks, c + 1);
-  finder.find(views[slot]!, scanF64[SCAN_F64.G]!, scanF64[SCAN_F64.H]!, scanFeats.subarray(b0, b1), b1 - b0, best);
-  results.write(c, best);
-}
-
-/** Logistic gradients of rows `[r0, r1)`, as builder.ts `logisticChunk`. */
-function logisticChunk(r0: number, r1: number): void {
-  if (r1 <= r0) return;
-  const k = chunk!.kernels;
-  k.logistic(at!.margin + r0 * 8, at!.y + r0 * 8, at!.w + r0 * 8, at!.gh + r0 * 16, r1 - r0);
-}
-
-parentPort?.postMessage("ready");
-
 /**
  * After a task the worker polls for the next one this long before it sleeps. Tasks of one
  * tree follow each other within microseconds, while waking a sleeping thread takes tens
@@ -95,83 +27,162 @@ parentPort?.postMessage("ready");
  */
 const SPIN_MS = 0.5;
 
-let seen = 0;
+/**
+ * Serves one training: sets up views of its buffers, reports ready, then takes tasks until
+ * `Exit`. A worker serves one training after another, so later trainings in the process
+ * skip the start-up and find its code already optimised.
+ */
+function serve(init: WorkerInit): void {
+  const ctrl = new Int32Array(init.ctrl);
+  const at = init.at;
+  const bins = new Uint8Array(init.bins);
+  const grads = new Float64Array(init.packed ? init.q : init.gh);
+  const build = init.packed ? buildPackedHistogram : buildHistogram;
+  const idx = new Uint32Array(init.idx);
+  // With kernels, every buffer is a region of their memory.
+  const feats = new Int32Array(init.feats, at?.feats ?? 0, init.cols);
+  // The wasm split scan reads histograms only from views of its own memory's buffer.
+  const memoryBuffer = init.memory && at ? init.memory.buffer : undefined;
+  const poolBuffer = memoryBuffer ?? init.pool;
+  const pool = new Float64Array(poolBuffer, at?.pool ?? 0, init.slotSize * init.slots);
+  const views: Float64Array[] = [];
+  for (let s = 0; s < init.slots; s++) views.push(pool.subarray(s * init.slotSize, (s + 1) * init.slotSize));
+  const chunk: ChunkContext | null =
+    init.memory && at
+      ? {
+          kernels: instantiateKernels(init.memory, true),
+          at,
+          rows: init.rows,
+          cols: init.cols,
+          slotBytes: init.slotSize * 8,
+          packed: init.packed,
+          numBins: init.numBins,
+          feats,
+          pool,
+          smallLo: init.smallLo,
+        }
+      : null;
+
+  const finder = new SplitFinder(init.layout, init.split);
+  if (chunk && memoryBuffer) {
+    const buffer = memoryBuffer;
+    finder.setScan({
+      kernels: chunk.kernels,
+      buffer,
+      out: init.scanOut,
+      gain: new Float64Array(buffer, init.scanOut, 2),
+      missLeft: new Int32Array(buffer, init.scanOut + 8, 1),
+    });
+  }
+  const scanF64 = new Float64Array(init.scanF64);
+  const scanFeats = new Int32Array(init.scanFeats);
+  const results = new ScanResults(init.results);
+  const best = new SplitInfo();
+
+  /** Chunk `c` of a `Scan` task: the best split over its run of features (see builder.ts `findSplit`). */
+  function scanChunk(c: number, chunks: number): void {
+    const slot = ctrl[CTRL.SLOT]!;
+    const count = ctrl[CTRL.START]!;
+    finder.setEncoding(scanF64[SCAN_F64.PACKED] === 1, scanF64[SCAN_F64.G_SCALE]!, scanF64[SCAN_F64.H_SCALE]!);
+    const b0 = scanBound(count, chunks, c);
+    const b1 = scanBound(count, chunks, c + 1);
+    finder.find(views[slot]!, scanF64[SCAN_F64.G]!, scanF64[SCAN_F64.H]!, scanFeats.subarray(b0, b1), b1 - b0, best);
+    results.write(c, best);
+  }
+
+  /** Logistic gradients of rows `[r0, r1)`, as builder.ts `logisticChunk`. */
+  function logisticChunk(r0: number, r1: number): void {
+    if (r1 <= r0) return;
+    const k = chunk!.kernels;
+    k.logistic(at!.margin + r0 * 8, at!.y + r0 * 8, at!.w + r0 * 8, at!.gh + r0 * 16, r1 - r0);
+  }
+
+  parentPort?.postMessage("ready");
+
+  let seen = 0;
+  for (;;) {
+    if (Atomics.load(ctrl, CTRL.SEQ) === seen) {
+      const until = performance.now() + SPIN_MS;
+      while (Atomics.load(ctrl, CTRL.SEQ) === seen && performance.now() < until);
+    }
+    Atomics.wait(ctrl, CTRL.SEQ, seen);
+    const seq = Atomics.load(ctrl, CTRL.SEQ);
+    if (seq === seen) continue;
+    seen = seq;
+    if (ctrl[CTRL.CMD] === Cmd.Exit) return;
+    const tag = claimTag(seq);
+    const chunks = ctrl[CTRL.CHUNKS]!;
+    if (ctrl[CTRL.CMD] === Cmd.Scan) {
+      for (let c = claimChunk(ctrl, tag, chunks); c >= 0; c = claimChunk(ctrl, tag, chunks)) {
+        try {
+          scanChunk(c, chunks);
+        } catch {
+          Atomics.store(ctrl, CTRL.ERROR, 1);
+        }
+        Atomics.add(ctrl, CTRL.WORKER_SCANS, 1);
+        Atomics.add(ctrl, CTRL.WORKER_CHUNKS, 1);
+        Atomics.add(ctrl, CTRL.FINISHED, 1);
+        Atomics.notify(ctrl, CTRL.FINISHED);
+      }
+      continue;
+    }
+    if (ctrl[CTRL.CMD] === Cmd.Partition) {
+      for (let c = claimChunk(ctrl, tag, chunks); c >= 0; c = claimChunk(ctrl, tag, chunks)) {
+        try {
+          const start = ctrl[CTRL.START]!;
+          const end = ctrl[CTRL.END]!;
+          const split = partitionSplit(start, end);
+          const b0 = c === 0 ? start : split;
+          const b1 = c === 0 ? split : end;
+          const k = chunk!.kernels;
+          ctrl[CTRL.MID + c] = k.partition(at!.idx, b0, b1, ctrl[CTRL.COLUMN]!, at!.goLeft, at!.scratch + 4 * b0);
+        } catch {
+          Atomics.store(ctrl, CTRL.ERROR, 1);
+        }
+        Atomics.add(ctrl, CTRL.WORKER_CHUNKS, 1);
+        Atomics.add(ctrl, CTRL.FINISHED, 1);
+        Atomics.notify(ctrl, CTRL.FINISHED);
+      }
+      continue;
+    }
+    if (ctrl[CTRL.CMD] === Cmd.Logistic) {
+      const per = ctrl[CTRL.START]!;
+      const rows = ctrl[CTRL.END]!;
+      for (let c = claimChunk(ctrl, tag, chunks); c >= 0; c = claimChunk(ctrl, tag, chunks)) {
+        try {
+          logisticChunk(c * per, Math.min(rows, (c + 1) * per));
+        } catch {
+          Atomics.store(ctrl, CTRL.ERROR, 1);
+        }
+        Atomics.add(ctrl, CTRL.WORKER_CHUNKS, 1);
+        Atomics.add(ctrl, CTRL.FINISHED, 1);
+        Atomics.notify(ctrl, CTRL.FINISHED);
+      }
+      continue;
+    }
+    const slot = ctrl[CTRL.SLOT]!;
+    const start = ctrl[CTRL.START]!;
+    const end = ctrl[CTRL.END]!;
+    const dense = ctrl[CTRL.DENSE] === 1;
+    const numLarge = ctrl[CTRL.LARGE]!;
+    for (let c = claimChunk(ctrl, tag, chunks); c >= 0; c = claimChunk(ctrl, tag, chunks)) {
+      const fi0 = ctrl[CTRL.BOUNDS + c]!;
+      const fi1 = ctrl[CTRL.BOUNDS + c + 1]!;
+      try {
+        if (chunk) buildChunk(chunk, slot, start, end, fi0, fi1, dense, numLarge);
+        else build(views[slot]!, bins, init.cols, grads, idx, start, end, feats, fi0, fi1, dense);
+      } catch {
+        Atomics.store(ctrl, CTRL.ERROR, 1);
+      }
+      Atomics.add(ctrl, CTRL.WORKER_CHUNKS, 1);
+      Atomics.add(ctrl, CTRL.FINISHED, 1);
+      Atomics.notify(ctrl, CTRL.FINISHED);
+    }
+  }
+}
+
+// Each training's buffers arrive as a message; the worker waits for the next one between trainings.
 for (;;) {
-  if (Atomics.load(ctrl, CTRL.SEQ) === seen) {
-    const until = performance.now() + SPIN_MS;
-    while (Atomics.load(ctrl, CTRL.SEQ) === seen && performance.now() < until);
-  }
-  Atomics.wait(ctrl, CTRL.SEQ, seen);
-  const seq = Atomics.load(ctrl, CTRL.SEQ);
-  if (seq === seen) continue;
-  seen = seq;
-  if (ctrl[CTRL.CMD] === Cmd.Exit) break;
-  const tag = claimTag(seq);
-  const chunks = ctrl[CTRL.CHUNKS]!;
-  if (ctrl[CTRL.CMD] === Cmd.Scan) {
-    for (let c = claimChunk(ctrl, tag, chunks); c >= 0; c = claimChunk(ctrl, tag, chunks)) {
-      try {
-        scanChunk(c, chunks);
-      } catch {
-        Atomics.store(ctrl, CTRL.ERROR, 1);
-      }
-      Atomics.add(ctrl, CTRL.WORKER_SCANS, 1);
-      Atomics.add(ctrl, CTRL.WORKER_CHUNKS, 1);
-      Atomics.add(ctrl, CTRL.FINISHED, 1);
-      Atomics.notify(ctrl, CTRL.FINISHED);
-    }
-    continue;
-  }
-  if (ctrl[CTRL.CMD] === Cmd.Partition) {
-    for (let c = claimChunk(ctrl, tag, chunks); c >= 0; c = claimChunk(ctrl, tag, chunks)) {
-      try {
-        const start = ctrl[CTRL.START]!;
-        const end = ctrl[CTRL.END]!;
-        const split = partitionSplit(start, end);
-        const b0 = c === 0 ? start : split;
-        const b1 = c === 0 ? split : end;
-        const k = chunk!.kernels;
-        ctrl[CTRL.MID + c] = k.partition(at!.idx, b0, b1, ctrl[CTRL.COLUMN]!, at!.goLeft, at!.scratch + 4 * b0);
-      } catch {
-        Atomics.store(ctrl, CTRL.ERROR, 1);
-      }
-      Atomics.add(ctrl, CTRL.WORKER_CHUNKS, 1);
-      Atomics.add(ctrl, CTRL.FINISHED, 1);
-      Atomics.notify(ctrl, CTRL.FINISHED);
-    }
-    continue;
-  }
-  if (ctrl[CTRL.CMD] === Cmd.Logistic) {
-    const per = ctrl[CTRL.START]!;
-    const rows = ctrl[CTRL.END]!;
-    for (let c = claimChunk(ctrl, tag, chunks); c >= 0; c = claimChunk(ctrl, tag, chunks)) {
-      try {
-        logisticChunk(c * per, Math.min(rows, (c + 1) * per));
-      } catch {
-        Atomics.store(ctrl, CTRL.ERROR, 1);
-      }
-      Atomics.add(ctrl, CTRL.WORKER_CHUNKS, 1);
-      Atomics.add(ctrl, CTRL.FINISHED, 1);
-      Atomics.notify(ctrl, CTRL.FINISHED);
-    }
-    continue;
-  }
-  const slot = ctrl[CTRL.SLOT]!;
-  const start = ctrl[CTRL.START]!;
-  const end = ctrl[CTRL.END]!;
-  const dense = ctrl[CTRL.DENSE] === 1;
-  const numLarge = ctrl[CTRL.LARGE]!;
-  for (let c = claimChunk(ctrl, tag, chunks); c >= 0; c = claimChunk(ctrl, tag, chunks)) {
-    const fi0 = ctrl[CTRL.BOUNDS + c]!;
-    const fi1 = ctrl[CTRL.BOUNDS + c + 1]!;
-    try {
-      if (chunk) buildChunk(chunk, slot, start, end, fi0, fi1, dense, numLarge);
-      else build(views[slot]!, bins, init.cols, grads, idx, start, end, feats, fi0, fi1, dense);
-    } catch {
-      Atomics.store(ctrl, CTRL.ERROR, 1);
-    }
-    Atomics.add(ctrl, CTRL.WORKER_CHUNKS, 1);
-    Atomics.add(ctrl, CTRL.FINISHED, 1);
-    Atomics.notify(ctrl, CTRL.FINISHED);
-  }
+  const init = await new Promise<WorkerInit>((resolve) => parentPort!.once("message", resolve));
+  serve(init);
 }
