@@ -18,6 +18,7 @@ import {
   type WorkerInit,
 } from "./protocol.js";
 import { SplitFinder, SplitInfo } from "./split.js";
+import { warmUpWorker } from "./warmup.js";
 
 /**
  * After a task the worker polls for the next one this long before it sleeps. Tasks of one
@@ -180,6 +181,9 @@ function serve(init: WorkerInit): void {
     }
   }
 }
+
+// Before the first training's buffers arrive (see warmup.ts).
+warmUpWorker();
 
 // Each training's buffers arrive as a message; the worker waits for the next one between trainings.
 for (;;) {
