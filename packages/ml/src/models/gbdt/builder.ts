@@ -544,6 +544,14 @@ const CHUNK_FEATURES = 16;
  */
 const LOGISTIC_CELLS_PER_ROW = 8;
 
+/**
+ * How long the calling thread polls for the workers' chunks before it sleeps. It has
+ * nothing else to do meanwhile, and being woken from a sleep costs tens to hundreds of
+ * microseconds on a virtual machine, each time: paired runs on the synthetic table, 2 ms
+ * against 0.1 ms, took the 2-thread time from 1.02 to 0.84 of the 1-thread time.
+ */
+const AWAIT_SPIN_MS = 2;
+
 /** How long to wait for a claimed chunk before concluding a worker has died. */
 const WORKER_TIMEOUT_MS = 120_000;
 
@@ -782,8 +790,8 @@ class ThreadedBuilder extends SerialBuilder {
   private await(chunks: number): void {
     const c = this.ctrl;
     // Only chunks a worker has claimed are left: wait for those.
-    // A claimed chunk is usually moments from done: spin briefly before sleeping.
-    const spinUntil = performance.now() + 0.1;
+    // A claimed chunk is usually moments from done: poll before sleeping (AWAIT_SPIN_MS).
+    const spinUntil = performance.now() + AWAIT_SPIN_MS;
     while (Atomics.load(c, CTRL.FINISHED) < chunks && performance.now() < spinUntil);
     const deadline = Date.now() + WORKER_TIMEOUT_MS;
     for (;;) {
