@@ -113,71 +113,54 @@ function serve(init: WorkerInit): void {
     if (ctrl[CTRL.CMD] === Cmd.Exit) return;
     const tag = claimTag(seq);
     const chunks = ctrl[CTRL.CHUNKS]!;
-    if (ctrl[CTRL.CMD] === Cmd.Scan) {
-      for (let c = claimChunk(ctrl, tag, chunks); c >= 0; c = claimChunk(ctrl, tag, chunks)) {
-        try {
-          scanChunk(c, chunks);
-        } catch {
-          Atomics.store(ctrl, CTRL.ERROR, 1);
-        }
-        Atomics.add(ctrl, CTRL.WORKER_SCANS, 1);
-        Atomics.add(ctrl, CTRL.WORKER_CHUNKS, 1);
-        Atomics.add(ctrl, CTRL.FINISHED, 1);
-        Atomics.notify(ctrl, CTRL.FINISHED);
-      }
-      continue;
-    }
-    if (ctrl[CTRL.CMD] === Cmd.Partition) {
-      for (let c = claimChunk(ctrl, tag, chunks); c >= 0; c = claimChunk(ctrl, tag, chunks)) {
-        try {
-          const start = ctrl[CTRL.START]!;
-          const end = ctrl[CTRL.END]!;
-          const split = partitionSplit(start, end);
-          const b0 = c === 0 ? start : split;
-          const b1 = c === 0 ? split : end;
-          const k = chunk!.kernels;
-          ctrl[CTRL.MID + c] = k.partition(at!.idx, b0, b1, ctrl[CTRL.COLUMN]!, at!.goLeft, at!.scratch + 4 * b0);
-        } catch {
-          Atomics.store(ctrl, CTRL.ERROR, 1);
-        }
-        Atomics.add(ctrl, CTRL.WORKER_CHUNKS, 1);
-        Atomics.add(ctrl, CTRL.FINISHED, 1);
-        Atomics.notify(ctrl, CTRL.FINISHED);
-      }
-      continue;
-    }
-    if (ctrl[CTRL.CMD] === Cmd.Logistic) {
-      const per = ctrl[CTRL.START]!;
-      const rows = ctrl[CTRL.END]!;
-      for (let c = claimChunk(ctrl, tag, chunks); c >= 0; c = claimChunk(ctrl, tag, chunks)) {
-        try {
-          logisticChunk(c * per, Math.min(rows, (c + 1) * per));
-        } catch {
-          Atomics.store(ctrl, CTRL.ERROR, 1);
-        }
-        Atomics.add(ctrl, CTRL.WORKER_CHUNKS, 1);
-        Atomics.add(ctrl, CTRL.FINISHED, 1);
-        Atomics.notify(ctrl, CTRL.FINISHED);
-      }
-      continue;
-    }
-    const slot = ctrl[CTRL.SLOT]!;
-    const start = ctrl[CTRL.START]!;
-    const end = ctrl[CTRL.END]!;
-    const dense = ctrl[CTRL.DENSE] === 1;
-    const numLarge = ctrl[CTRL.LARGE]!;
+    const cmd = ctrl[CTRL.CMD]!;
     for (let c = claimChunk(ctrl, tag, chunks); c >= 0; c = claimChunk(ctrl, tag, chunks)) {
-      const fi0 = ctrl[CTRL.BOUNDS + c]!;
-      const fi1 = ctrl[CTRL.BOUNDS + c + 1]!;
       try {
-        if (chunk) buildChunk(chunk, slot, start, end, fi0, fi1, dense, numLarge);
-        else build(views[slot]!, bins, init.cols, grads, idx, start, end, feats, fi0, fi1, dense);
+        runChunk(cmd, c, chunks);
       } catch {
         Atomics.store(ctrl, CTRL.ERROR, 1);
       }
+      if (cmd === Cmd.Scan) Atomics.add(ctrl, CTRL.WORKER_SCANS, 1);
       Atomics.add(ctrl, CTRL.WORKER_CHUNKS, 1);
       Atomics.add(ctrl, CTRL.FINISHED, 1);
       Atomics.notify(ctrl, CTRL.FINISHED);
+    }
+  }
+
+  /** Chunk `c` of the current task (its parameters are in the control block, see protocol.ts). */
+  function runChunk(cmd: number, c: number, chunks: number): void {
+    const start = ctrl[CTRL.START]!;
+    const end = ctrl[CTRL.END]!;
+    switch (cmd) {
+      case Cmd.Scan:
+        scanChunk(c, chunks);
+        return;
+      case Cmd.Partition: {
+        const split = partitionSplit(start, end);
+        const b0 = c === 0 ? start : split;
+        const b1 = c === 0 ? split : end;
+        ctrl[CTRL.MID + c] = chunk!.kernels.partition(
+          at!.idx,
+          b0,
+          b1,
+          ctrl[CTRL.COLUMN]!,
+          at!.goLeft,
+          at!.scratch + 4 * b0,
+        );
+        return;
+      }
+      case Cmd.Logistic:
+        // START is the rows per chunk here, END the row count.
+        logisticChunk(c * start, Math.min(end, (c + 1) * start));
+        return;
+      default: {
+        const slot = ctrl[CTRL.SLOT]!;
+        const dense = ctrl[CTRL.DENSE] === 1;
+        const fi0 = ctrl[CTRL.BOUNDS + c]!;
+        const fi1 = ctrl[CTRL.BOUNDS + c + 1]!;
+        if (chunk) buildChunk(chunk, slot, start, end, fi0, fi1, dense, ctrl[CTRL.LARGE]!);
+        else build(views[slot]!, bins, init.cols, grads, idx, start, end, feats, fi0, fi1, dense);
+      }
     }
   }
 }
