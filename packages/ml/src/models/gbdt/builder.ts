@@ -30,12 +30,14 @@ import {
   CTRL_SIZE,
   claimChunk,
   claimTag,
+  type KernelLayout,
   MAX_CHUNKS,
   MAX_SCAN_CHUNKS,
+  partitionBlock,
   partitionSplit,
   SCAN_F64,
   ScanResults,
-  scanBound,
+  scanRun,
   type WorkerInit,
 } from "./protocol.js";
 import { type NumericScan, type SplitFinder, SplitInfo, type SplitParams } from "./split.js";
@@ -153,24 +155,6 @@ const MAX_LEVELS = 1 << 15;
  * can. Off only to compare against the JavaScript kernels, which give identical results.
  */
 export const kernelSettings = { wasm: true };
-
-/** Where each buffer of a builder lives in its wasm memory (byte offsets). */
-export interface KernelLayout {
-  bins: number;
-  colBins: number;
-  gh: number;
-  q: number;
-  idx: number;
-  scratch: number;
-  feats: number;
-  goLeft: number;
-  pool: number;
-  scanOut: number;
-  /** Copies of the margins, labels and weights for the logistic gradients. */
-  margin: number;
-  y: number;
-  w: number;
-}
 
 class SerialBuilder implements HistogramBuilder {
   readonly pool: HistogramPool;
@@ -679,7 +663,6 @@ class ThreadedBuilder extends SerialBuilder {
     }
     const at = this.at!;
     this.goLeft.set(goLeft.subarray(0, 256));
-    const split = partitionSplit(start, end);
     const column = at.colBins + feature * this.data.rows;
     const tag = this.post(Cmd.Partition, 2, (c) => {
       c[CTRL.START] = start;
@@ -688,14 +671,11 @@ class ThreadedBuilder extends SerialBuilder {
     });
     const c = this.ctrl;
     for (let k = claimChunk(c, tag, 2); k >= 0; k = claimChunk(c, tag, 2)) {
-      const b0 = k === 0 ? start : split;
-      const b1 = k === 0 ? split : end;
-      // Each block's right rows go through its own part of the scratch rows.
-      c[CTRL.MID + k] = this.kernels.partition(at.idx, b0, b1, column, at.goLeft, at.scratch + 4 * b0);
+      c[CTRL.MID + k] = partitionBlock(this.kernels, at, start, end, k, column);
       Atomics.add(c, CTRL.FINISHED, 1);
     }
     this.await(2);
-    return this.joinBlocks(start, split, c[CTRL.MID]!, c[CTRL.MID + 1]!);
+    return this.joinBlocks(start, partitionSplit(start, end), c[CTRL.MID]!, c[CTRL.MID + 1]!);
   }
 
   /** Writes a task with `chunks` chunks, wakes the workers, and returns its claim tag. */
@@ -773,10 +753,7 @@ class ThreadedBuilder extends SerialBuilder {
     const c = this.ctrl;
     const hist = this.pool.view(slot);
     for (let k = claimChunk(c, tag, chunks); k >= 0; k = claimChunk(c, tag, chunks)) {
-      const b0 = scanBound(count, chunks, k);
-      const b1 = scanBound(count, chunks, k + 1);
-      finder.find(hist, G, H, this.scanFeats.subarray(b0, b1), b1 - b0, this.chunkBest);
-      this.results.write(k, this.chunkBest);
+      scanRun(finder, hist, G, H, this.scanFeats, count, chunks, k, this.chunkBest, this.results);
       Atomics.add(c, CTRL.FINISHED, 1);
     }
     this.await(chunks);

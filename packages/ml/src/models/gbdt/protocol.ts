@@ -13,8 +13,8 @@
  */
 
 import type { BinLayout } from "./bins.js";
-import type { KernelMemory } from "./kernels.js";
-import type { SplitInfo, SplitParams } from "./split.js";
+import type { KernelExports, KernelMemory } from "./kernels.js";
+import type { SplitFinder, SplitInfo, SplitParams } from "./split.js";
 
 /** Control block slots. */
 export const CTRL = {
@@ -157,25 +157,72 @@ export function claimChunk(ctrl: Int32Array, tag: number, chunks: number): numbe
   }
 }
 
+/** Where each buffer of a builder lives in its wasm memory (byte offsets). */
+export interface KernelLayout {
+  bins: number;
+  colBins: number;
+  gh: number;
+  q: number;
+  idx: number;
+  scratch: number;
+  feats: number;
+  goLeft: number;
+  pool: number;
+  scanOut: number;
+  /** Copies of the margins, labels and weights for the logistic gradients. */
+  margin: number;
+  y: number;
+  w: number;
+}
+
+/**
+ * Block `c` of a `Partition` task over rows `[start, end)` by the bins at byte offset
+ * `column` (and `goLeft` in the kernels' memory): partitions the block in place and
+ * returns its first right position. Each block's right rows pass through its own part of
+ * the scratch rows, so the two blocks can run at once.
+ */
+export function partitionBlock(
+  k: KernelExports,
+  at: KernelLayout,
+  start: number,
+  end: number,
+  c: number,
+  column: number,
+): number {
+  const split = partitionSplit(start, end);
+  const b0 = c === 0 ? start : split;
+  const b1 = c === 0 ? split : end;
+  return k.partition(at.idx, b0, b1, column, at.goLeft, at.scratch + 4 * b0);
+}
+
+/**
+ * Chunk `c` of a `Scan` task: the best split of histogram `hist` (node totals `G`, `H`) over
+ * its run of `feats[0..count)`, written as record `c` of `results`.
+ */
+export function scanRun(
+  finder: SplitFinder,
+  hist: Float64Array,
+  G: number,
+  H: number,
+  feats: Int32Array,
+  count: number,
+  chunks: number,
+  c: number,
+  best: SplitInfo,
+  results: ScanResults,
+): void {
+  const b0 = scanBound(count, chunks, c);
+  const b1 = scanBound(count, chunks, c + 1);
+  finder.find(hist, G, H, feats.subarray(b0, b1), b1 - b0, best);
+  results.write(c, best);
+}
+
 /** What a worker receives as `workerData`. */
 export interface WorkerInit {
   ctrl: SharedArrayBuffer;
   /** Set when histograms run in the wasm kernels: their shared memory and buffer offsets. */
   memory?: KernelMemory;
-  at?: {
-    bins: number;
-    colBins: number;
-    gh: number;
-    q: number;
-    idx: number;
-    scratch: number;
-    goLeft: number;
-    feats: number;
-    pool: number;
-    margin: number;
-    y: number;
-    w: number;
-  };
+  at?: KernelLayout;
   /** Bins per feature, the missing bin included. */
   numBins: Int32Array;
   /** Per feature, the first bin of its small-kernel pass (kernels.ts `ChunkContext.smallLo`). */

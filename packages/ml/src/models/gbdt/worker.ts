@@ -11,10 +11,10 @@ import {
   CTRL,
   claimChunk,
   claimTag,
-  partitionSplit,
+  partitionBlock,
   SCAN_F64,
   ScanResults,
-  scanBound,
+  scanRun,
   type WorkerInit,
 } from "./protocol.js";
 import { SplitFinder, SplitInfo } from "./split.js";
@@ -82,13 +82,10 @@ function serve(init: WorkerInit): void {
 
   /** Chunk `c` of a `Scan` task: the best split over its run of features (see builder.ts `findSplit`). */
   function scanChunk(c: number, chunks: number): void {
-    const slot = ctrl[CTRL.SLOT]!;
-    const count = ctrl[CTRL.START]!;
     finder.setEncoding(scanF64[SCAN_F64.PACKED] === 1, scanF64[SCAN_F64.G_SCALE]!, scanF64[SCAN_F64.H_SCALE]!);
-    const b0 = scanBound(count, chunks, c);
-    const b1 = scanBound(count, chunks, c + 1);
-    finder.find(views[slot]!, scanF64[SCAN_F64.G]!, scanF64[SCAN_F64.H]!, scanFeats.subarray(b0, b1), b1 - b0, best);
-    results.write(c, best);
+    const hist = views[ctrl[CTRL.SLOT]!]!;
+    const count = ctrl[CTRL.START]!;
+    scanRun(finder, hist, scanF64[SCAN_F64.G]!, scanF64[SCAN_F64.H]!, scanFeats, count, chunks, c, best, results);
   }
 
   /** Logistic gradients of rows `[r0, r1)`, as builder.ts `logisticChunk`. */
@@ -135,20 +132,9 @@ function serve(init: WorkerInit): void {
       case Cmd.Scan:
         scanChunk(c, chunks);
         return;
-      case Cmd.Partition: {
-        const split = partitionSplit(start, end);
-        const b0 = c === 0 ? start : split;
-        const b1 = c === 0 ? split : end;
-        ctrl[CTRL.MID + c] = chunk!.kernels.partition(
-          at!.idx,
-          b0,
-          b1,
-          ctrl[CTRL.COLUMN]!,
-          at!.goLeft,
-          at!.scratch + 4 * b0,
-        );
+      case Cmd.Partition:
+        ctrl[CTRL.MID + c] = partitionBlock(chunk!.kernels, at!, start, end, c, ctrl[CTRL.COLUMN]!);
         return;
-      }
       case Cmd.Logistic:
         // START is the rows per chunk here, END the row count.
         logisticChunk(c * start, Math.min(end, (c + 1) * start));
