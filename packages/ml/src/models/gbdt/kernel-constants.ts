@@ -1,0 +1,30 @@
+/**
+ * Numbers the wasm kernels (kernel-assembly.ts) and their JavaScript twins (kernels.ts)
+ * must agree on.
+ */
+
+/** Bytes per feature in an exact histogram: 256 bins × (grad, hess) doubles. */
+export const EXACT_FEATURE_BYTES = 4096;
+/** Bytes per feature in a packed histogram: 256 doubles. */
+export const PACKED_FEATURE_BYTES = 2048;
+
+/** Bins a feature may have (missing included) to go through the small-bin kernels. */
+export const SMALL_BINS = 4;
+
+// exp for the logistic gradients: fdlibm's reduction and rational kernel (under one ulp),
+// written out here so the JavaScript and wasm versions perform the same operations.
+// The constants are fdlibm's, each written as the shortest literal for the same double.
+export const LN2_HI = 6.931471803691238e-1;
+export const LN2_LO = 1.9082149292705877e-10;
+export const INV_LN2 = Math.LOG2E; // fdlibm's invln2 1.442695040888963387: the same double
+export const P1 = 1.6666666666666602e-1;
+export const P2 = -2.7777777777015593e-3;
+export const P3 = 6.613756321437934e-5;
+export const P4 = -1.6533902205465252e-6;
+export const P5 = 4.1381367970572385e-8;
+/** 1.5 * 2^52: adding it rounds to an integer (ties to even) that its low bits then hold. */
+export const ROUND = 6755399441055744;
+/** Margins beyond this saturate the sigmoid; the bound keeps 2^k a normal double. */
+export const EXP_LIMIT = 708;
+/** Hessians are kept at least this large (as objectives.ts). */
+export const MIN_HESS = 1e-16;
