@@ -330,6 +330,9 @@ describe("trainGbdt: determinism, threads, early stopping, progress", () => {
     threadSettings.minWork = 0;
     threadSettings.minCells = 0;
     threadSettings.minPartitionRows = 0;
+    threadSettings.scanChunkFeatures = 3;
+    // The root and some of its children in two row blocks, smaller nodes by features.
+    threadSettings.blockRows = 1500;
     onTestFinished(() => {
       Object.assign(threadSettings, saved);
     });
@@ -340,6 +343,7 @@ describe("trainGbdt: determinism, threads, early stopping, progress", () => {
     // The worker did take histogram and split-search chunks (else this compares nothing).
     expect(threadStats.workerChunks).toBeGreaterThan(before.workerChunks);
     expect(threadStats.workerScans).toBeGreaterThan(before.workerScans);
+    expect(threadStats.workerBlocks).toBeGreaterThan(before.workerBlocks);
     // The next training reuses the worker (with new buffers) instead of starting one.
     const started = threadStats.workersStarted;
     const quant = { ...opts, quantizedGradients: true } as const;
@@ -351,6 +355,23 @@ describe("trainGbdt: determinism, threads, early stopping, progress", () => {
     expect(treesOf(await trainGbdt(t.X, t.y, { ...lossguide, threads: 3 }))).toEqual(
       treesOf(await trainGbdt(t.X, t.y, { ...lossguide, threads: 1 })),
     );
+  });
+
+  it("histograms summed in two row blocks give the model of one pass, up to rounding", async () => {
+    const saved = { ...threadSettings };
+    onTestFinished(() => {
+      Object.assign(threadSettings, saved);
+    });
+    threadSettings.blockRows = Number.MAX_SAFE_INTEGER;
+    const whole = await trainGbdt(t.X, t.y, { ...opts, threads: 1 });
+    threadSettings.blockRows = 300;
+    const blocked = await trainGbdt(t.X, t.y, { ...opts, threads: 1 });
+    const a = predict(whole, t.X);
+    const b = predict(blocked, t.X);
+    let worst = 0;
+    for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+    expect(worst).toBeLessThan(1e-9);
+    expect(whole.trees.map((tr) => Array.from(tr.feature))).toEqual(blocked.trees.map((tr) => Array.from(tr.feature)));
   });
 
   it("early stopping stops, keeps the best round and reports it", async () => {

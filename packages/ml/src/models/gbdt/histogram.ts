@@ -25,31 +25,50 @@ export const PACKED_FEATURE_STRIDE = 256;
 export const PACK = 2 ** 26;
 
 /** A fixed set of histogram slots in one buffer (shared with workers when threaded). */
+/** Slots a pool keeps past its capacity: the second row block's. */
+export const BLOCK_SLOTS = 1;
+
 export class HistogramPool {
   readonly buffer: Float64Array;
   readonly slotSize: number;
   private readonly views: Float64Array[] = [];
   private readonly free: number[] = [];
 
-  /** `buffer`, when given, is where the slots live (`slotBytes(...)` bytes, e.g. in wasm memory). */
+  /**
+   * `capacity` slots to hand out, then {@link BLOCK_SLOTS} more that are never handed out
+   * (slot `capacity` holds the second row block of a histogram, see builder.ts `build`).
+   * `buffer`, when given, is where the slots live (`total` slots, e.g. in wasm memory).
+   */
   constructor(
     numFeatures: number,
-    capacity: number,
+    private readonly handed: number,
     shared: boolean,
     featureStride = HIST_FEATURE_STRIDE,
     buffer?: Float64Array,
   ) {
     this.slotSize = numFeatures * featureStride;
-    const bytes = this.slotSize * capacity * 8;
+    const total = handed + BLOCK_SLOTS;
+    const bytes = this.slotSize * total * 8;
     this.buffer = buffer ?? new Float64Array(shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
-    for (let s = 0; s < capacity; s++) {
+    for (let s = 0; s < total; s++) {
       this.views.push(this.buffer.subarray(s * this.slotSize, (s + 1) * this.slotSize));
     }
     this.reset();
   }
 
+  /** Slots that can be acquired. */
   get capacity(): number {
+    return this.handed;
+  }
+
+  /** Slots in the buffer, the block slot included. */
+  get total(): number {
     return this.views.length;
+  }
+
+  /** The slot that holds a histogram's second row block while it is built. */
+  get blockSlot(): number {
+    return this.handed;
   }
 
   /** Slots not in use. */
@@ -69,7 +88,7 @@ export class HistogramPool {
   /** Makes every slot free again (between trees); low slot ids are handed out first. */
   reset(): void {
     this.free.length = 0;
-    for (let s = this.views.length - 1; s >= 0; s--) this.free.push(s);
+    for (let s = this.handed - 1; s >= 0; s--) this.free.push(s);
   }
 
   view(slot: number): Float64Array {
@@ -273,6 +292,24 @@ export function subtractHistogram(
     const o = f * stride;
     const e = o + perBin * numBins[f]!;
     for (let j = o; j < e; j++) parent[j]! -= child[j]!;
+  }
+}
+
+/** `into += block` over the same features and bins: joins a histogram's two row blocks. */
+export function addHistogram(
+  into: Float64Array,
+  block: Float64Array,
+  feats: Int32Array,
+  count: number,
+  numBins: Int32Array,
+  perBin: number,
+): void {
+  const stride = perBin * 256;
+  for (let i = 0; i < count; i++) {
+    const f = feats[i]!;
+    const o = f * stride;
+    const e = o + perBin * numBins[f]!;
+    for (let j = o; j < e; j++) into[j]! += block[j]!;
   }
 }
 

@@ -390,8 +390,8 @@ function partitionKernel(): Func {
   return { params: 6, results: 1, locals: [[6, I32]], body };
 }
 
-/** `parent -= child` two doubles at a time. */
-function subtractKernel(): Func {
+/** `parent -= child` (`op` SUB_F64X2) or `parent += child` (ADD_F64X2), two doubles at a time. */
+function combineKernel(op: number[]): Func {
   const PARENT = 0;
   const CHILD = 1;
   const N = 2;
@@ -414,7 +414,7 @@ function subtractKernel(): Func {
     ...loadV128(),
     ...get(CHILD),
     ...loadV128(),
-    ...SUB_F64X2,
+    ...op,
     ...storeV128(),
     ...get(PARENT),
     ...i32(16),
@@ -975,7 +975,7 @@ const EXPORTS: [keyof KernelExports, () => Func][] = [
   ["packedDense", () => histKernel(true, false)],
   ["packedSparse", () => histKernel(true, true)],
   ["partition", partitionKernel],
-  ["subtract", subtractKernel],
+  ["subtract", () => combineKernel(SUB_F64X2)],
   ["scanNumeric", scanKernel],
   ["histSmall1", () => smallKernel(1, 1)],
   ["histSmall2", () => smallKernel(1, 2)],
@@ -987,6 +987,7 @@ const EXPORTS: [keyof KernelExports, () => Func][] = [
   ["histPair4", () => smallKernel(2, 4)],
   ["sumRows", sumKernel],
   ["logistic", logisticKernel],
+  ["add", () => combineKernel(ADD_F64X2)],
 ];
 
 /** The module's bytes, importing memory `env.memory` (shared or not, as it will be given). */

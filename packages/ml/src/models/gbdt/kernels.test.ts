@@ -159,6 +159,8 @@ describe("training with and without the wasm kernels", () => {
     const saved = { ...threadSettings };
     threadSettings.minWork = 0;
     threadSettings.minCells = 0;
+    // Root histograms in two row blocks, the rest in one.
+    threadSettings.blockRows = 2500;
     onTestFinished(() => {
       Object.assign(threadSettings, saved);
     });

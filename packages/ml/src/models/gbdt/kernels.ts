@@ -109,6 +109,8 @@ export interface KernelExports {
   logistic(margin: number, y: number, w: number, gh: number, n: number): void;
   /** `parent[i] -= child[i]` for `n` doubles from byte offsets `parent`, `child` (n even). */
   subtract(parent: number, child: number, n: number): void;
+  /** `parent[i] += child[i]`, as `subtract` (joins the two row blocks of a histogram). */
+  add(parent: number, child: number, n: number): void;
   /**
    * The numeric threshold scan of split.ts for one feature of an exact histogram (no L1
    * penalty, no step cap): the best bin above `bestGain`, or -1. Writes the winning gain

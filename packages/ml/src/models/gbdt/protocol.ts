@@ -39,8 +39,13 @@ export const CTRL = {
   /** `Partition`: the column of bins to split on (a byte offset), and each block's first right row. */
   COLUMN: 13,
   MID: 14,
+  /** `Blocks`: the slot of the second row block, and the features in `feats`. */
+  BLOCK_SLOT: 16,
+  FEATURES: 17,
+  /** Row-block chunks the workers have finished (for tests). */
+  WORKER_BLOCKS: 18,
   /** Chunk c covers `feats[ctrl[BOUNDS + c] .. ctrl[BOUNDS + c + 1])`. */
-  BOUNDS: 16,
+  BOUNDS: 19,
 } as const;
 
 /** Most chunks per task (the chunk index has 11 bits). */
@@ -52,7 +57,36 @@ export const CTRL_SIZE = CTRL.BOUNDS + MAX_CHUNKS + 1;
  * `Logistic`: logistic gradients for rows cut into `CHUNKS` chunks of `START` rows (even,
  * so each chunk's pairs of rows are the serial kernel's pairs); `END` is the row count.
  */
-export const Cmd = { Build: 1, Exit: 2, Logistic: 3, Scan: 4, Partition: 5 } as const;
+export const Cmd = { Build: 1, Exit: 2, Logistic: 3, Scan: 4, Partition: 5, Blocks: 6 } as const;
+
+/**
+ * `Blocks`: the histogram of rows `idx[START..END)` in two row blocks cut at
+ * {@link partitionSplit}, the first into `SLOT`, the second into `BLOCK_SLOT`, each cut
+ * into `CHUNKS / 2` runs of the `FEATURES` features at {@link scanBound}: chunk `c` is
+ * block `c / (CHUNKS / 2)`, run `c % (CHUNKS / 2)`. The builder then adds the second
+ * block into the first. A fixed two-block cut (whatever the thread count; the serial
+ * builder cuts the same way) keeps every histogram bit-identical across thread counts,
+ * while each thread reads only half the rows.
+ */
+export function blockChunk(
+  c: number,
+  chunks: number,
+  start: number,
+  end: number,
+  features: number,
+): { block: number; r0: number; r1: number; fi0: number; fi1: number } {
+  const runs = chunks >> 1;
+  const block = (c / runs) | 0;
+  const run = c - block * runs;
+  const split = partitionSplit(start, end);
+  return {
+    block,
+    r0: block === 0 ? start : split,
+    r1: block === 0 ? split : end,
+    fi0: scanBound(features, runs, run),
+    fi1: scanBound(features, runs, run + 1),
+  };
+}
 
 /**
  * `Partition`: rows `idx[START..END)` cut into two blocks at {@link partitionSplit}, each

@@ -7,6 +7,7 @@ import { parentPort } from "node:worker_threads";
 import { buildHistogram, buildPackedHistogram } from "./histogram.js";
 import { buildChunk, type ChunkContext, instantiateKernels } from "./kernels.js";
 import {
+  blockChunk,
   Cmd,
   CTRL,
   claimChunk,
@@ -139,15 +140,23 @@ function serve(init: WorkerInit): void {
         // START is the rows per chunk here, END the row count.
         logisticChunk(c * start, Math.min(end, (c + 1) * start));
         return;
-      default: {
-        const slot = ctrl[CTRL.SLOT]!;
-        const dense = ctrl[CTRL.DENSE] === 1;
-        const fi0 = ctrl[CTRL.BOUNDS + c]!;
-        const fi1 = ctrl[CTRL.BOUNDS + c + 1]!;
-        if (chunk) buildChunk(chunk, slot, start, end, fi0, fi1, dense, ctrl[CTRL.LARGE]!);
-        else build(views[slot]!, bins, init.cols, grads, idx, start, end, feats, fi0, fi1, dense);
+      case Cmd.Blocks: {
+        const b = blockChunk(c, chunks, start, end, ctrl[CTRL.FEATURES]!);
+        const slot = ctrl[b.block === 0 ? CTRL.SLOT : CTRL.BLOCK_SLOT]!;
+        histogramChunk(slot, b.r0, b.r1, b.fi0, b.fi1);
+        Atomics.add(ctrl, CTRL.WORKER_BLOCKS, 1);
+        return;
       }
+      default:
+        histogramChunk(ctrl[CTRL.SLOT]!, start, end, ctrl[CTRL.BOUNDS + c]!, ctrl[CTRL.BOUNDS + c + 1]!);
     }
+  }
+
+  /** Histogram `slot` for features `feats[fi0..fi1)` over rows `idx[start..end)`. */
+  function histogramChunk(slot: number, start: number, end: number, fi0: number, fi1: number): void {
+    const dense = ctrl[CTRL.DENSE] === 1;
+    if (chunk) buildChunk(chunk, slot, start, end, fi0, fi1, dense, ctrl[CTRL.LARGE]!);
+    else build(views[slot]!, bins, init.cols, grads, idx, start, end, feats, fi0, fi1, dense);
   }
 }
 
