@@ -86,6 +86,11 @@ export interface HistogramBuilder {
    * `logisticGradients`). `y` and `w` must not change between calls.
    */
   logisticGradients(y: ArrayLike<number>, margin: Float64Array, w: Float64Array): void;
+  /**
+   * A zeroed array for the training margins (`size` doubles): for one margin per row, the
+   * kernels' own copy, which `logisticGradients` then reads without copying it each round.
+   */
+  marginArray(size: number): Float64Array;
   /** The wasm split scan over this builder's histograms, when they are in wasm memory. */
   readonly scan: NumericScan | null;
   /**
@@ -340,8 +345,16 @@ class SerialBuilder implements HistogramBuilder {
       new Float64Array(buf, at.w, rows).set(w.subarray(0, rows));
       this.labelsCopied = y;
     }
-    new Float64Array(buf, at.margin, rows).set(margin.subarray(0, rows));
+    if (margin.buffer !== buf || margin.byteOffset !== at.margin) {
+      new Float64Array(buf, at.margin, rows).set(margin.subarray(0, rows));
+    }
     this.logisticRows(rows);
+  }
+
+  marginArray(size: number): Float64Array {
+    const at = this.at;
+    if (!at || size !== this.data.rows) return new Float64Array(size);
+    return new Float64Array(this.memory!.buffer, at.margin, size).fill(0);
   }
 
   /** The logistic kernel over rows `[0, rows)` of the copies in wasm memory. */

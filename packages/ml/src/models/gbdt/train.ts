@@ -197,7 +197,7 @@ export async function trainGbdt(X: Matrix, y: ArrayLike<number>, options: GbdtOp
 
   const n = X.rows;
   const base = obj.baseMargin(y, weights);
-  const margins = new Float64Array(n * G);
+  const margins = builder.marginArray(n * G);
   for (let r = 0; r < n; r++) for (let g = 0; g < G; g++) margins[r * G + g] = base[g]!;
   const vMargins = new Float64Array(vData ? vData.rows * G : 0);
   for (let r = 0; r < (vData?.rows ?? 0); r++) for (let g = 0; g < G; g++) vMargins[r * G + g] = base[g]!;
@@ -221,7 +221,8 @@ export async function trainGbdt(X: Matrix, y: ArrayLike<number>, options: GbdtOp
   try {
     for (let iter = 0; iter < params.numRounds; iter++) {
       if (options.signal?.aborted) throw new CancelledError(`training cancelled after ${iter} rounds`);
-      const m = sampleRows(n, params.subsample, rng, sampled, inSample);
+      // Without subsampling every round takes all rows, in order: `sampled` is filled once.
+      const m = params.subsample < 1 || iter === 0 ? sampleRows(n, params.subsample, rng, sampled, inSample) : n;
       obj.prepare(margins);
       for (let g = 0; g < G; g++) {
         let fc = X.cols;
