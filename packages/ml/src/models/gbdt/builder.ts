@@ -751,7 +751,9 @@ class ThreadedBuilder extends SerialBuilder {
     const tag = claimTag(this.seq);
     Atomics.store(c, CTRL.CLAIM, tag);
     Atomics.store(c, CTRL.SEQ, this.seq);
-    Atomics.notify(c, CTRL.SEQ);
+    // A worker counts itself in SLEEPERS before it waits on SEQ, and its wait rechecks SEQ:
+    // one that is not counted yet will see the new task without being woken.
+    if (Atomics.load(c, CTRL.SLEEPERS) > 0) Atomics.notify(c, CTRL.SEQ);
     return tag;
   }
 
@@ -856,7 +858,11 @@ class ThreadedBuilder extends SerialBuilder {
     for (;;) {
       const done = Atomics.load(c, CTRL.FINISHED);
       if (done >= chunks) break;
-      if (Atomics.wait(c, CTRL.FINISHED, done, 1000) === "timed-out" && Date.now() > deadline) {
+      // Workers notify FINISHED only while WAITING is set (see protocol.ts).
+      Atomics.store(c, CTRL.WAITING, 1);
+      const woke = Atomics.wait(c, CTRL.FINISHED, done, 1000);
+      Atomics.store(c, CTRL.WAITING, 0);
+      if (woke === "timed-out" && Date.now() > deadline) {
         throw new QuintetError("INTERNAL", "a histogram worker stopped responding", {
           hint: "Train with threads: 1 and report this, with the data shape, as a bug.",
         });

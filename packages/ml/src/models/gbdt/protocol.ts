@@ -44,8 +44,15 @@ export const CTRL = {
   FEATURES: 17,
   /** Row-block chunks the workers have finished (for tests). */
   WORKER_BLOCKS: 18,
+  /**
+   * Workers asleep (or about to sleep) on `SEQ`, and 1 while the builder sleeps on
+   * `FINISHED`: a notify is sent only when someone may sleep. Each is a lock and often a
+   * system call, and most tasks find the other side polling.
+   */
+  SLEEPERS: 19,
+  WAITING: 20,
   /** Chunk c covers `feats[ctrl[BOUNDS + c] .. ctrl[BOUNDS + c + 1])`. */
-  BOUNDS: 19,
+  BOUNDS: 21,
 } as const;
 
 /** Most chunks per task (the chunk index has 11 bits). */

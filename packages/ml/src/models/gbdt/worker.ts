@@ -104,7 +104,12 @@ function serve(init: WorkerInit): void {
       const until = performance.now() + SPIN_MS;
       while (Atomics.load(ctrl, CTRL.SEQ) === seen && performance.now() < until);
     }
-    Atomics.wait(ctrl, CTRL.SEQ, seen);
+    if (Atomics.load(ctrl, CTRL.SEQ) === seen) {
+      // Counted before the wait, which rechecks SEQ: a task posted meanwhile is not missed.
+      Atomics.add(ctrl, CTRL.SLEEPERS, 1);
+      Atomics.wait(ctrl, CTRL.SEQ, seen);
+      Atomics.sub(ctrl, CTRL.SLEEPERS, 1);
+    }
     const seq = Atomics.load(ctrl, CTRL.SEQ);
     if (seq === seen) continue;
     seen = seq;
@@ -121,7 +126,7 @@ function serve(init: WorkerInit): void {
       if (cmd === Cmd.Scan) Atomics.add(ctrl, CTRL.WORKER_SCANS, 1);
       Atomics.add(ctrl, CTRL.WORKER_CHUNKS, 1);
       Atomics.add(ctrl, CTRL.FINISHED, 1);
-      Atomics.notify(ctrl, CTRL.FINISHED);
+      if (Atomics.load(ctrl, CTRL.WAITING) === 1) Atomics.notify(ctrl, CTRL.FINISHED);
     }
   }
 
