@@ -219,10 +219,22 @@ export function categoryCode(v: number): number {
 }
 
 function categoricalBins(values: Float32Array, maxBins: number): FeatureBins {
+  // Small codes (the usual case) are counted in an array, larger ones in a Map.
+  let maxCode = -1;
+  for (let i = 0; i < values.length; i++) maxCode = Math.max(maxCode, categoryCode(values[i]!));
   const counts = new Map<number, number>();
-  for (let i = 0; i < values.length; i++) {
-    const c = categoryCode(values[i]!);
-    if (c >= 0) counts.set(c, (counts.get(c) ?? 0) + 1);
+  if (maxCode < DENSE_CODE_LIMIT) {
+    const dense = new Int32Array(maxCode + 1);
+    for (let i = 0; i < values.length; i++) {
+      const c = categoryCode(values[i]!);
+      if (c >= 0) dense[c]!++;
+    }
+    for (let c = 0; c <= maxCode; c++) if (dense[c]! > 0) counts.set(c, dense[c]!);
+  } else {
+    for (let i = 0; i < values.length; i++) {
+      const c = categoryCode(values[i]!);
+      if (c >= 0) counts.set(c, (counts.get(c) ?? 0) + 1);
+    }
   }
   const byFreq = [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, maxBins);
   const codes = Int32Array.from(byFreq.map((e) => e[0]).sort((a, b) => a - b));
