@@ -6,15 +6,14 @@ import { Worker } from "node:worker_threads";
 import { QuintetError } from "@quintet/core";
 import type { BinnedMatrix } from "./binning.js";
 import {
-  addHistogram,
   BLOCK_SLOTS,
   buildHistogram,
   buildPackedHistogram,
+  combineHistograms,
   HIST_FEATURE_STRIDE,
   HistogramPool,
   PACKED_FEATURE_STRIDE,
   partitionRows,
-  subtractHistogram,
 } from "./histogram.js";
 import {
   buildChunk,
@@ -324,7 +323,7 @@ class SerialBuilder implements HistogramBuilder {
       }
       return;
     }
-    subtractHistogram(this.pool.view(parent), this.pool.view(child), this.feats, this.count, numBins, perBin);
+    combineHistograms(this.pool.view(parent), this.pool.view(child), -1, this.feats, this.count, numBins, perBin);
   }
 
   private labelsCopied: ArrayLike<number> | null = null;
@@ -484,7 +483,7 @@ class SerialBuilder implements HistogramBuilder {
       return;
     }
     const { pool } = this;
-    addHistogram(pool.view(slot), pool.view(pool.blockSlot), this.feats, this.count, this.numBins, perBin);
+    combineHistograms(pool.view(slot), pool.view(pool.blockSlot), 1, this.feats, this.count, this.numBins, perBin);
   }
 
   findSplit(

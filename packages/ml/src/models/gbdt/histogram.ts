@@ -274,31 +274,16 @@ export function buildPackedHistogram(
 }
 
 /**
- * `parent -= child` over features `feats[0..count)`, the first `numBins[f]` bins of each:
- * the parent's slot becomes the sibling's histogram (histogram subtraction). `perBin` is
- * 2 for exact histograms, 1 for packed.
+ * `into += sign * other` over features `feats[0..count)`, the first `numBins[f]` bins of
+ * each. With sign -1 and a child as `other`, the parent's slot becomes the sibling's
+ * histogram (histogram subtraction); with +1 it joins a histogram's two row blocks.
+ * Negation is exact, so -1 gives `into - other` bit for bit. `perBin` is 2 for exact
+ * histograms, 1 for packed.
  */
-export function subtractHistogram(
-  parent: Float64Array,
-  child: Float64Array,
-  feats: Int32Array,
-  count: number,
-  numBins: Int32Array,
-  perBin: number,
-): void {
-  const stride = perBin * 256;
-  for (let i = 0; i < count; i++) {
-    const f = feats[i]!;
-    const o = f * stride;
-    const e = o + perBin * numBins[f]!;
-    for (let j = o; j < e; j++) parent[j]! -= child[j]!;
-  }
-}
-
-/** `into += block` over the same features and bins: joins a histogram's two row blocks. */
-export function addHistogram(
+export function combineHistograms(
   into: Float64Array,
-  block: Float64Array,
+  other: Float64Array,
+  sign: 1 | -1,
   feats: Int32Array,
   count: number,
   numBins: Int32Array,
@@ -309,7 +294,7 @@ export function addHistogram(
     const f = feats[i]!;
     const o = f * stride;
     const e = o + perBin * numBins[f]!;
-    for (let j = o; j < e; j++) into[j]! += block[j]!;
+    for (let j = o; j < e; j++) into[j]! += sign * other[j]!;
   }
 }
 

@@ -2,7 +2,7 @@ import { describe, expect, it, onTestFinished } from "vitest";
 import { Rng } from "../../datasets/rng.js";
 import type { TreeEnsemble } from "../ensemble/types.js";
 import { kernelSettings, threadSettings } from "./builder.js";
-import { buildHistogram, buildPackedHistogram, partitionRows, subtractHistogram } from "./histogram.js";
+import { buildHistogram, buildPackedHistogram, combineHistograms, partitionRows } from "./histogram.js";
 import { instantiateKernels, KernelArena, logisticGradients } from "./kernels.js";
 import { binaryTable, categoricalTable } from "./test-data.js";
 import { trainGbdt } from "./train.js";
@@ -79,7 +79,7 @@ describe("wasm kernels", () => {
       k.histDense(at.hist2, at.bins, cols, at.gh, at.idx, 0, 100, 0, cols);
       const expected = hist.slice();
       const numBins = new Int32Array(cols).fill(256);
-      subtractHistogram(expected, hist2, feats, cols, numBins, 2);
+      combineHistograms(expected, hist2, -1, feats, cols, numBins, 2);
       for (let f = 0; f < cols; f++) k.subtract(at.hist + f * 4096, at.hist2 + f * 4096, 512);
       expect(same(hist, expected)).toBe(true);
 
