@@ -563,6 +563,12 @@ export const threadSettings = {
    * runs at 16k rows, about 2 % at 4k), so that the models agree.
    */
   blockRows: 8_192,
+  /**
+   * Wait for the workers before the first tree. Off, training starts on the calling
+   * thread and the workers join when they are ready (same model either way); tests turn
+   * it on so that small trainings do use the workers.
+   */
+  awaitWorkers: false,
 };
 
 /**
@@ -653,26 +659,29 @@ class ThreadedBuilder extends SerialBuilder {
     }
   }
 
-  /** Resolves once every worker has loaded and is waiting for work. */
+  /** Set once every worker has joined (see {@link joined}). */
+  private live = false;
+
+  /**
+   * Whether every worker has attached to this training's buffers. Until then each step
+   * runs on the calling thread alone, which gives the same results, so training never
+   * waits for a worker to start: a new worker joins after tens of milliseconds, once it
+   * has loaded and warmed up. A worker that failed to start fails the training (its error
+   * arrives between rounds).
+   */
+  private joined(): boolean {
+    if (this.live) return true;
+    for (let i = 0; i < this.workers.length; i++) {
+      const failed = this.crew.failures[i];
+      if (failed !== undefined) throw workerFailed(failed);
+    }
+    this.live = Atomics.load(this.ctrl, CTRL.READY) === this.workers.length;
+    return this.live;
+  }
+
+  /** Resolves once every worker has joined (see `threadSettings.awaitWorkers`). */
   async ready(): Promise<void> {
-    await Promise.all(
-      this.workers.map(
-        (w, i) =>
-          new Promise<void>((resolve, reject) => {
-            const failed = this.crew.failures[i];
-            if (failed !== undefined) {
-              reject(workerFailed(failed));
-              return;
-            }
-            const onError = (err: unknown) => reject(workerFailed(err));
-            w.once("message", () => {
-              w.off("error", onError);
-              resolve();
-            });
-            w.once("error", onError);
-          }),
-      ),
-    );
+    while (!this.joined()) await new Promise<void>((resolve) => setTimeout(resolve, 1));
   }
 
   override setFeatures(feats: Int32Array, count: number): void {
@@ -691,7 +700,7 @@ class ThreadedBuilder extends SerialBuilder {
    * gradients depend on that row only, so any sharing gives the serial values.
    */
   protected override logisticRows(rows: number): void {
-    if (rows * LOGISTIC_CELLS_PER_ROW < threadSettings.minCells) {
+    if (rows * LOGISTIC_CELLS_PER_ROW < threadSettings.minCells || !this.joined()) {
       super.logisticRows(rows);
       return;
     }
@@ -715,7 +724,7 @@ class ThreadedBuilder extends SerialBuilder {
    * `joinBlocks`): the same order as the serial partition, row for row.
    */
   override partition(start: number, end: number, feature: number, goLeft: Uint8Array): number {
-    if (!this.kernels || end - start < threadSettings.minPartitionRows) {
+    if (!this.kernels || end - start < threadSettings.minPartitionRows || !this.joined()) {
       return super.partition(start, end, feature, goLeft);
     }
     const at = this.at!;
@@ -755,7 +764,7 @@ class ThreadedBuilder extends SerialBuilder {
   }
 
   override build(slot: number, start: number, end: number): void {
-    if ((end - start) * this.count < threadSettings.minCells) {
+    if ((end - start) * this.count < threadSettings.minCells || !this.joined()) {
       super.build(slot, start, end);
       return;
     }
@@ -816,7 +825,7 @@ class ThreadedBuilder extends SerialBuilder {
       MAX_SCAN_CHUNKS,
       Math.floor(count / threadSettings.scanChunkFeatures),
     );
-    if (chunks < 2) {
+    if (chunks < 2 || !this.joined()) {
       super.findSplit(finder, slot, G, H, features, count, out);
       return;
     }
@@ -915,10 +924,6 @@ function workerEntry(): { entry: URL | string; eval: boolean } {
   return { entry: code, eval: true };
 }
 
-/**
- * A histogram builder over `data`: serial when `threads <= 1`, otherwise the calling thread
- * plus `threads - 1` workers (their startup is awaited here).
- */
 /** Worker threads started ahead of their builder, so they load while the data is binned. */
 export interface HistogramWorkers {
   readonly workers: Worker[];
@@ -990,8 +995,8 @@ export async function stopHistogramWorkers(crew: HistogramWorkers | undefined): 
 
 /**
  * A histogram builder over `data`: serial when `threads <= 1`, otherwise the calling thread
- * plus `threads - 1` workers (`crew` from {@link startHistogramWorkers}, or started here);
- * their startup is awaited here.
+ * plus `threads - 1` workers (`crew` from {@link startHistogramWorkers}, or started here),
+ * which join the work once they have started (see `threadSettings.awaitWorkers`).
  */
 export async function createHistogramBuilder(
   data: BinnedMatrix,
@@ -1009,7 +1014,7 @@ export async function createHistogramBuilder(
       throw new QuintetError("INTERNAL", "threaded histograms need bins in shared memory (binMatrix(..., true))");
     }
     b = new ThreadedBuilder(data, capacity, workers, packed, split);
-    await b.ready();
+    if (threadSettings.awaitWorkers) await b.ready();
   } catch (err) {
     await stopHistogramWorkers(workers);
     throw err;

@@ -331,6 +331,7 @@ describe("trainGbdt: determinism, threads, early stopping, progress", () => {
     threadSettings.minCells = 0;
     threadSettings.minPartitionRows = 0;
     threadSettings.scanChunkFeatures = 3;
+    threadSettings.awaitWorkers = true;
     // The root and some of its children in two row blocks, smaller nodes by features.
     threadSettings.blockRows = 1500;
     onTestFinished(() => {
@@ -351,6 +352,13 @@ describe("trainGbdt: determinism, threads, early stopping, progress", () => {
       treesOf(await trainGbdt(t.X, t.y, { ...quant, threads: 1 })),
     );
     expect(threadStats.workersStarted).toBe(started);
+    // Without waiting, new workers join mid-training (or not at all on a small table):
+    // the model is the serial one whichever steps they took.
+    threadSettings.awaitWorkers = false;
+    expect(treesOf(await trainGbdt(t.X, t.y, { ...opts, numRounds: 40, threads: 4 }))).toEqual(
+      treesOf(await trainGbdt(t.X, t.y, { ...opts, numRounds: 40, threads: 1 })),
+    );
+    threadSettings.awaitWorkers = true;
     const lossguide = { ...opts, growPolicy: "lossguide", numLeaves: 20 } as const;
     expect(treesOf(await trainGbdt(t.X, t.y, { ...lossguide, threads: 3 }))).toEqual(
       treesOf(await trainGbdt(t.X, t.y, { ...lossguide, threads: 1 })),

@@ -161,6 +161,7 @@ describe("training with and without the wasm kernels", () => {
     threadSettings.minCells = 0;
     // Root histograms in two row blocks, the rest in one.
     threadSettings.blockRows = 2500;
+    threadSettings.awaitWorkers = true;
     onTestFinished(() => {
       Object.assign(threadSettings, saved);
     });

@@ -51,8 +51,10 @@ export const CTRL = {
    */
   SLEEPERS: 19,
   WAITING: 20,
+  /** Workers that have attached to this training's buffers and take tasks. */
+  READY: 21,
   /** Chunk c covers `feats[ctrl[BOUNDS + c] .. ctrl[BOUNDS + c + 1])`. */
-  BOUNDS: 21,
+  BOUNDS: 22,
 } as const;
 
 /** Most chunks per task (the chunk index has 11 bits). */

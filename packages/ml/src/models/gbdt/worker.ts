@@ -96,7 +96,8 @@ function serve(init: WorkerInit): void {
     k.logistic(at!.margin + r0 * 8, at!.y + r0 * 8, at!.w + r0 * 8, at!.gh + r0 * 16, r1 - r0);
   }
 
-  parentPort?.postMessage("ready");
+  // The builder posts tasks only once every worker has counted itself here.
+  Atomics.add(ctrl, CTRL.READY, 1);
 
   let seen = 0;
   for (;;) {
