@@ -24,6 +24,7 @@ import {
   type KernelMemory,
   logisticGradients,
   SMALL_BINS,
+  squaredGradients,
 } from "./kernels.js";
 import {
   blockChunk,
@@ -85,6 +86,8 @@ export interface HistogramBuilder {
    * `logisticGradients`). `y` and `w` must not change between calls.
    */
   logisticGradients(y: ArrayLike<number>, margin: Float64Array, w: Float64Array): void;
+  /** Squared error: writes `gh` as `logisticGradients` does (see kernels.ts `squaredGradients`). */
+  squaredGradients(y: ArrayLike<number>, margin: Float64Array, w: Float64Array): void;
   /**
    * A zeroed array for the training margins (`size` doubles): for one margin per row, the
    * kernels' own copy, which `logisticGradients` then reads without copying it each round.
@@ -334,6 +337,24 @@ class SerialBuilder implements HistogramBuilder {
       logisticGradients(y, margin, w, this.gh, rows);
       return;
     }
+    this.copyInputs(y, margin, w);
+    this.logisticRows(rows);
+  }
+
+  squaredGradients(y: ArrayLike<number>, margin: Float64Array, w: Float64Array): void {
+    const rows = this.data.rows;
+    if (!this.kernels) {
+      squaredGradients(y, margin, w, this.gh, rows);
+      return;
+    }
+    this.copyInputs(y, margin, w);
+    const at = this.at!;
+    this.kernels.squared(at.margin, at.y, at.w, at.gh, rows);
+  }
+
+  /** Copies labels and weights (once) and margins (unless they live there) into wasm memory. */
+  private copyInputs(y: ArrayLike<number>, margin: Float64Array, w: Float64Array): void {
+    const rows = this.data.rows;
     const at = this.at!;
     const buf = this.memory!.buffer;
     if (this.labelsCopied !== y) {
@@ -345,7 +366,6 @@ class SerialBuilder implements HistogramBuilder {
     if (margin.buffer !== buf || margin.byteOffset !== at.margin) {
       new Float64Array(buf, at.margin, rows).set(margin.subarray(0, rows));
     }
-    this.logisticRows(rows);
   }
 
   marginArray(size: number): Float64Array {

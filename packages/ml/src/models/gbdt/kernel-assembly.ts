@@ -773,6 +773,71 @@ function sumKernel(): Func {
   };
 }
 
+/**
+ * Squared-error gradients for rows 0..n (pointers to f64 margins, labels and weights;
+ * interleaved output): `g = (m - y) * w`, `h = w`, two rows at a time (with n odd, one
+ * row past n is read and written too), as `squaredGradients` in kernels.ts.
+ */
+function squaredKernel(): Func {
+  const MARGIN = 0;
+  const Y = 1;
+  const W = 2;
+  const GRAD = 3;
+  const N = 4;
+  const I = 5;
+  const W2 = 6;
+  const D = 7;
+  const at = (base: number, shift: number) => [...get(base), ...get(I), ...i32(shift), ...SHL, ...ADD];
+  const body = [
+    ...BLOCK,
+    ...get(N),
+    ...i32(0),
+    ...LE_S,
+    ...brIf(0),
+    ...LOOP,
+    ...at(W, 3),
+    ...loadV128(),
+    ...set(W2),
+    ...at(MARGIN, 3),
+    ...loadV128(),
+    ...at(Y, 3),
+    ...loadV128(),
+    ...SUB_F64X2,
+    ...get(W2),
+    ...MUL_F64X2,
+    ...set(D),
+    // Interleave: (g0, w0) then (g1, w1).
+    ...at(GRAD, 4),
+    ...get(D),
+    ...get(W2),
+    ...pairOf(0, 0),
+    ...storeV128(),
+    ...at(GRAD, 4),
+    ...get(D),
+    ...get(W2),
+    ...pairOf(1, 1),
+    ...storeV128(16),
+    ...get(I),
+    ...i32(2),
+    ...ADD,
+    ...tee(I),
+    ...get(N),
+    ...LT_S,
+    ...brIf(0),
+    ...END,
+    ...END,
+  ];
+  return {
+    params: 5,
+    results: 0,
+    locals: [
+      [1, I32],
+      [2, V128],
+    ],
+    body,
+  };
+}
+
 /** {@link logisticGradients}, two rows per step. */
 function logisticKernel(): Func {
   const MARGIN = 0;
@@ -988,6 +1053,7 @@ const EXPORTS: [keyof KernelExports, () => Func][] = [
   ["sumRows", sumKernel],
   ["logistic", logisticKernel],
   ["add", () => combineKernel(ADD_F64X2)],
+  ["squared", squaredKernel],
 ];
 
 /** The module's bytes, importing memory `env.memory` (shared or not, as it will be given). */

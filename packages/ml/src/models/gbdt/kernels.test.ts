@@ -3,8 +3,8 @@ import { Rng } from "../../datasets/rng.js";
 import type { TreeEnsemble } from "../ensemble/types.js";
 import { kernelSettings, threadSettings } from "./builder.js";
 import { buildHistogram, buildPackedHistogram, combineHistograms, partitionRows } from "./histogram.js";
-import { instantiateKernels, KernelArena, logisticGradients } from "./kernels.js";
-import { binaryTable, categoricalTable } from "./test-data.js";
+import { instantiateKernels, KernelArena, logisticGradients, squaredGradients } from "./kernels.js";
+import { binaryTable, categoricalTable, regressionTable } from "./test-data.js";
 import { trainGbdt } from "./train.js";
 
 const same = (a: Float64Array, b: Float64Array) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
@@ -140,6 +140,8 @@ describe("training with and without the wasm kernels", () => {
   it("gives the same model", async () => {
     const t = binaryTable(4000, 8, { noise: 6, missingRate: 0.05 });
     const c = categoricalTable(3000, 2);
+    const q = regressionTable(3001, 4);
+    const qw = Float64Array.from({ length: q.X.rows }, (_, i) => 0.5 + (i % 3));
     // Few-bin columns (binary, three levels, constant) next to the continuous ones.
     const w = binaryTable(3000, 9, { missingRate: 0.1 });
     for (let r = 0; r < w.X.rows; r++) {
@@ -155,6 +157,7 @@ describe("training with and without the wasm kernels", () => {
       () => trainGbdt(w.X, w.y, { objective: "binary", numRounds: 8, categoricalFeatures: [1], threads: 1 }),
       () => trainGbdt(w.X, w.y, { objective: "binary", numRounds: 8, colsampleByTree: 0.5, threads: 2 }),
       () => trainGbdt(c.X, c.y, { objective: "binary", numRounds: 8, categoricalFeatures: [0], threads: 1 }),
+      () => trainGbdt(q.X, q.y, { objective: "squared", numRounds: 8, sampleWeight: qw, threads: 1 }),
     ];
     const saved = { ...threadSettings };
     threadSettings.minWork = 0;
@@ -174,6 +177,33 @@ describe("training with and without the wasm kernels", () => {
         kernelSettings.wasm = true;
       }
       expect(treesOf(await run())).toEqual(treesOf(plain));
+    }
+  });
+});
+
+describe("squared-error gradients", () => {
+  it("are the same from the wasm kernel and in JavaScript, an odd row count included", () => {
+    const rng = new Rng(12);
+    const n = 1001;
+    const a = new KernelArena();
+    const at = { m: a.alloc((n + 1) * 8), y: a.alloc((n + 1) * 8), w: a.alloc((n + 1) * 8), gh: a.alloc((n + 1) * 16) };
+    const mem = a.create(false)!;
+    const k = instantiateKernels(mem, false);
+    const margin = new Float64Array(mem.buffer, at.m, n);
+    const y = new Float64Array(mem.buffer, at.y, n);
+    const w = new Float64Array(mem.buffer, at.w, n);
+    for (let r = 0; r < n; r++) {
+      margin[r] = rng.normal() * 10 ** rng.int(-3, 3);
+      y[r] = rng.normal() * 5;
+      w[r] = rng.next() * 2;
+    }
+    const js = new Float64Array(2 * n);
+    squaredGradients(y, margin, w, js, n);
+    k.squared(at.m, at.y, at.w, at.gh, n);
+    expect(same(new Float64Array(mem.buffer, at.gh, 2 * n), js)).toBe(true);
+    for (let r = 0; r < n; r++) {
+      expect(js[2 * r]).toBe((margin[r]! - y[r]!) * w[r]!);
+      expect(js[2 * r + 1]).toBe(w[r]);
     }
   });
 });

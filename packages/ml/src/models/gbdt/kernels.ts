@@ -107,6 +107,8 @@ export interface KernelExports {
    * written too, so every buffer needs room for it.
    */
   logistic(margin: number, y: number, w: number, gh: number, n: number): void;
+  /** {@link squaredGradients} over rows 0..n, laid out and paired as `logistic`. */
+  squared(margin: number, y: number, w: number, gh: number, n: number): void;
   /** `parent[i] -= child[i]` for `n` doubles from byte offsets `parent`, `child` (n even). */
   subtract(parent: number, child: number, n: number): void;
   /** `parent[i] += child[i]`, as `subtract` (joins the two row blocks of a histogram). */
@@ -197,6 +199,21 @@ export function instantiateKernels(memory: KernelMemory, shared: boolean): Kerne
 
 /** 2^k for the k the reduction can produce. */
 const POW2 = Float64Array.from({ length: 2048 }, (_, i) => 2 ** (i - 1023));
+
+/** Squared-error gradients `(m - y) * w` and hessians `w` for rows 0..n, as the wasm `squared` kernel. */
+export function squaredGradients(
+  y: ArrayLike<number>,
+  margin: Float64Array,
+  w: Float64Array,
+  gh: Float64Array,
+  n: number,
+): void {
+  for (let r = 0; r < n; r++) {
+    const wr = w[r]!;
+    gh[2 * r] = (margin[r]! - y[r]!) * wr;
+    gh[2 * r + 1] = wr;
+  }
+}
 
 /**
  * Logistic-loss gradients and hessians for rows 0..n of `margin`, as `Binary.gradients`

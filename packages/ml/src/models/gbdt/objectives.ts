@@ -1,7 +1,7 @@
 import { ValidationError } from "@quintet/core";
 import type { MetricName } from "../../metrics/registry.js";
 import type { Link } from "../ensemble/types.js";
-import { logisticGradients } from "./kernels.js";
+import { logisticGradients, squaredGradients } from "./kernels.js";
 
 /** Loss functions the GBDT trains on. */
 export type ObjectiveName = "binary" | "multiclass" | "squared" | "absolute" | "huber" | "poisson";
@@ -257,10 +257,8 @@ class Squared implements Objective {
   prepare(): void {}
 
   gradients(_g: number, y: ArrayLike<number>, margin: Float64Array, w: Float64Array, gh: Float64Array): void {
-    for (let r = 0; r < y.length; r++) {
-      gh[2 * r] = (margin[r]! - y[r]!) * w[r]!;
-      gh[2 * r + 1] = w[r]!;
-    }
+    // The same arithmetic as the histogram builder's wasm kernel, which training uses.
+    squaredGradients(y, margin, w, gh, y.length);
   }
 }
 

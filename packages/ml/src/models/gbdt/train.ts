@@ -233,6 +233,7 @@ export async function trainGbdt(X: Matrix, y: ArrayLike<number>, options: GbdtOp
           fs = feats;
         }
         if (obj.name === "binary") builder.logisticGradients(y, margins, weights);
+        else if (obj.name === "squared") builder.squaredGradients(y, margins, weights);
         else obj.gradients(g, y, margins, weights, builder.gh);
         builder.idx.set(sampled.subarray(0, m));
         const grown = learner.grow(m, fs, fc, rng);
