@@ -332,8 +332,9 @@ describe("trainGbdt: determinism, threads, early stopping, progress", () => {
     threadSettings.minPartitionRows = 0;
     threadSettings.scanChunkFeatures = 3;
     threadSettings.awaitWorkers = true;
-    // The root and some of its children in two row blocks, smaller nodes by features.
-    threadSettings.blockRows = 1500;
+    // Nodes of 300 rows and more in two row blocks (a few hundred block tasks, so the worker
+    // surely takes some), smaller nodes by features.
+    threadSettings.blockRows = 300;
     onTestFinished(() => {
       Object.assign(threadSettings, saved);
     });
