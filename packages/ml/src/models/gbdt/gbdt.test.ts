@@ -346,6 +346,12 @@ describe("trainGbdt: determinism, threads, early stopping, progress", () => {
     expect(threadStats.workerChunks).toBeGreaterThan(before.workerChunks);
     expect(threadStats.workerScans).toBeGreaterThan(before.workerScans);
     expect(threadStats.workerBlocks).toBeGreaterThan(before.workerBlocks);
+    // Without per-node column sampling, subtrees below the second level are grown as tasks.
+    const whole = { ...opts, colsampleByNode: 1 } as const;
+    expect(treesOf(await trainGbdt(t.X, t.y, { ...whole, threads: 2 }))).toEqual(
+      treesOf(await trainGbdt(t.X, t.y, { ...whole, threads: 1 })),
+    );
+    expect(threadStats.workerSubtrees).toBeGreaterThan(before.workerSubtrees);
     // The next training reuses the worker (with new buffers) instead of starting one.
     const started = threadStats.workersStarted;
     const quant = { ...opts, quantizedGradients: true } as const;

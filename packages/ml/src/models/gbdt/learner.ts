@@ -1,7 +1,8 @@
 import type { Rng } from "../../datasets/rng.js";
 import { allocTree, MissingKind, SplitKind, type Tree } from "../ensemble/types.js";
-import { BIN_STRIDE, type BinnedMatrix, MAX_FLOAT32 } from "./binning.js";
-import type { HistogramBuilder } from "./builder.js";
+import { BIN_STRIDE, type BinnedMatrix, MAX_FLOAT32 } from "./bins.js";
+import type { SubtreeIO } from "./protocol.js";
+import type { HistogramBuilder, SubtreePlan } from "./serial-builder.js";
 import { leafWeight, SplitFinder, SplitInfo, type SplitParams } from "./split.js";
 
 /** How a tree grows. */
@@ -95,6 +96,13 @@ class NodeStore {
     this.cap = cap;
   }
 
+  /** Room for `n` nodes. */
+  reserve(n: number): void {
+    let cap = this.cap;
+    while (cap < n) cap *= 2;
+    if (cap > this.cap) this.grow(cap);
+  }
+
   add(start: number, end: number, depth: number, g: number, h: number): number {
     if (this.n === this.cap) this.grow(this.cap * 2);
     const id = this.n++;
@@ -121,6 +129,21 @@ class NodeStore {
   }
 }
 
+/** Levels grown before the frontier's subtrees are handed out as tasks. */
+export const SUBTREE_DEPTH = 2;
+
+/**
+ * Whether trees of this shape grow their subtrees as tasks (see `TreeLearner.growSubtrees`),
+ * and how many tasks and nodes per subtree that takes. Only where the order of expansion
+ * does not change the tree (depth-wise, no leaf budget, no per-node feature sampling), with
+ * exact gradients, and within a depth whose subtrees fit a fixed node record.
+ */
+export function subtreePlan(p: GrowParams, packed: boolean): SubtreePlan | undefined {
+  if (packed || p.growPolicy !== "depthwise" || p.maxLeaves !== 0 || p.colsampleByNode < 1) return undefined;
+  if (p.maxDepth < 4 || p.maxDepth > 12) return undefined;
+  return { tasks: 2 ** SUBTREE_DEPTH, maxNodes: 2 ** (p.maxDepth - SUBTREE_DEPTH + 1) - 1 };
+}
+
 /** Keep this many histogram slots free so a split can always build both children. */
 const RESERVE_SLOTS = 2;
 
@@ -144,6 +167,10 @@ export class TreeLearner {
   private leafNode = new Int32Array(64);
   private leafStart = new Int32Array(64);
   private leafEnd = new Int32Array(64);
+  /** Breadth-first order of the nodes, each node's place in it, and the routing tables in it. */
+  private order = new Int32Array(64);
+  private rank = new Int32Array(64);
+  private tables = new Uint8Array(64 * BIN_STRIDE);
 
   constructor(
     private readonly data: BinnedMatrix,
@@ -174,29 +201,12 @@ export class TreeLearner {
     nodes.add(0, nRows, 0, this.totals[0]!, this.totals[1]!);
     if (this.builder.packed) this.builder.quantize(nRows, rng.int(0, 2 ** 31));
     this.finder.setEncoding(this.builder.packed, this.builder.gScale, this.builder.hScale);
-    // Candidates: nodes with a pending split, in creation order.
-    let numCand = 0;
-    let head = 0;
-    let leaves = 1;
-    const prepare = (node: number, slot: number) => {
-      // `slot` holds the node's histogram: find its split, keep the slot if there is room.
-      const s = this.findSplit(slot, node, features, featureCount, rng);
-      if (s >= 0) {
-        nodes.pending[node] = s;
-        if (numCand === this.candidates.length) this.candidates = grown(this.candidates);
-        this.candidates[numCand++] = node;
-        if (pool.available > RESERVE_SLOTS) {
-          nodes.slot[node] = slot;
-          return;
-        }
-      }
-      pool.release(slot);
-    };
-    const buildAndPrepare = (node: number) => {
-      const slot = pool.acquire();
-      this.builder.build(slot, nodes.start[node]!, nodes.end[node]!);
-      prepare(node, slot);
-    };
+    this.features = features;
+    this.featureCount = featureCount;
+    this.rng = rng;
+    this.numCand = 0;
+    this.head = 0;
+    this.leaves = 1;
     if (this.canSplit(0)) {
       const slot = pool.acquire();
       this.builder.build(slot, 0, nRows);
@@ -205,15 +215,23 @@ export class TreeLearner {
       this.finder.totals(pool.view(slot), features[0]!, this.totals);
       nodes.g[0] = this.totals[0]!;
       nodes.h[0] = this.totals[1]!;
-      prepare(0, slot);
+      this.prepare(0, slot);
     }
-    while (head < numCand && (p.maxLeaves === 0 || leaves < p.maxLeaves)) {
+    const local = this.subtreeLearner();
+    if (local) {
+      // The top levels breadth-first, then each node of the frontier's subtree on its own.
+      while (this.head < this.numCand && nodes.depth[this.candidates[this.head]!]! < SUBTREE_DEPTH) {
+        this.expand(this.candidates[this.head++]!);
+      }
+      this.growSubtrees(local);
+    }
+    while (this.head < this.numCand && (p.maxLeaves === 0 || this.leaves < p.maxLeaves)) {
       let node: number;
       if (p.growPolicy === "lossguide") {
         // The best pending split; ties go to the older node so growth is deterministic.
-        let pick = head;
-        let best = this.splits[nodes.pending[this.candidates[head]!]!]!.gain;
-        for (let c = head + 1; c < numCand; c++) {
+        let pick = this.head;
+        let best = this.splits[nodes.pending[this.candidates[this.head]!]!]!.gain;
+        for (let c = this.head + 1; c < this.numCand; c++) {
           const gain = this.splits[nodes.pending[this.candidates[c]!]!]!.gain;
           if (gain > best) {
             best = gain;
@@ -221,47 +239,188 @@ export class TreeLearner {
           }
         }
         node = this.candidates[pick]!;
-        this.candidates.copyWithin(pick, pick + 1, numCand);
-        numCand--;
+        this.candidates.copyWithin(pick, pick + 1, this.numCand);
+        this.numCand--;
       } else if (p.maxLeaves === 0) {
         // Without a leaf budget the order does not change the tree: depth-first keeps at
         // most one pending histogram per level, so deep trees fit a small pool.
-        node = this.candidates[--numCand]!;
+        node = this.candidates[--this.numCand]!;
       } else {
-        node = this.candidates[head++]!;
+        node = this.candidates[this.head++]!;
       }
-      this.split(node);
-      leaves++;
-      const l = nodes.left[node]!;
-      const r = nodes.right[node]!;
-      const lCan = this.canSplit(l);
-      const rCan = this.canSplit(r);
-      const parentSlot = nodes.slot[node]!;
-      nodes.slot[node] = -1;
-      const small = nodes.end[l]! - nodes.start[l]! <= nodes.end[r]! - nodes.start[r]! ? l : r;
-      const big = small === l ? r : l;
-      const smallCan = small === l ? lCan : rCan;
-      const bigCan = small === l ? rCan : lCan;
-      if (parentSlot >= 0 && bigCan) {
-        // Build the smaller child; the parent minus it is the bigger child.
-        const smallSlot = pool.acquire();
-        this.builder.build(smallSlot, nodes.start[small]!, nodes.end[small]!);
-        this.builder.subtract(parentSlot, smallSlot, this.numBins);
-        if (smallCan) prepare(small, smallSlot);
-        else pool.release(smallSlot);
-        prepare(big, parentSlot);
-        continue;
-      }
-      if (parentSlot >= 0) pool.release(parentSlot);
-      if (smallCan) buildAndPrepare(small);
-      if (bigCan) buildAndPrepare(big);
+      this.expand(node);
     }
-    for (let c = head; c < numCand; c++) {
+    for (let c = this.head; c < this.numCand; c++) {
       const node = this.candidates[c]!;
       this.freeSplits.push(nodes.pending[node]!);
       nodes.pending[node] = -1;
     }
     return this.finish();
+  }
+
+  /** Candidates: nodes with a pending split, in creation order, from `head` to `numCand`. */
+  private numCand = 0;
+  private head = 0;
+  private leaves = 1;
+  /** The tree's features and node-sampling generator, for the current grow. */
+  private features: Int32Array = new Int32Array(0);
+  private featureCount = 0;
+  private rng: Rng | null = null;
+  /** The calling thread's learner for subtrees: undefined until asked, null when not used. */
+  private local: TreeLearner | null | undefined;
+
+  /** `slot` holds the node's histogram: find its split, keep the slot if there is room. */
+  private prepare(node: number, slot: number): void {
+    const nodes = this.nodes;
+    const { pool } = this.builder;
+    const s = this.findSplit(slot, node, this.features, this.featureCount, this.rng!);
+    if (s >= 0) {
+      nodes.pending[node] = s;
+      if (this.numCand === this.candidates.length) this.candidates = grown(this.candidates);
+      this.candidates[this.numCand++] = node;
+      if (pool.available > RESERVE_SLOTS) {
+        nodes.slot[node] = slot;
+        return;
+      }
+    }
+    pool.release(slot);
+  }
+
+  private buildAndPrepare(node: number): void {
+    const { pool } = this.builder;
+    const slot = pool.acquire();
+    this.builder.build(slot, this.nodes.start[node]!, this.nodes.end[node]!);
+    this.prepare(node, slot);
+  }
+
+  /** Splits candidate `node` and prepares its children (their histograms, their splits). */
+  private expand(node: number): void {
+    const nodes = this.nodes;
+    const { pool } = this.builder;
+    this.split(node);
+    this.leaves++;
+    const l = nodes.left[node]!;
+    const r = nodes.right[node]!;
+    const lCan = this.canSplit(l);
+    const rCan = this.canSplit(r);
+    const parentSlot = nodes.slot[node]!;
+    nodes.slot[node] = -1;
+    const small = nodes.end[l]! - nodes.start[l]! <= nodes.end[r]! - nodes.start[r]! ? l : r;
+    const big = small === l ? r : l;
+    const smallCan = small === l ? lCan : rCan;
+    const bigCan = small === l ? rCan : lCan;
+    if (parentSlot >= 0 && bigCan) {
+      // Build the smaller child; the parent minus it is the bigger child.
+      const smallSlot = pool.acquire();
+      this.builder.build(smallSlot, nodes.start[small]!, nodes.end[small]!);
+      this.builder.subtract(parentSlot, smallSlot, this.numBins);
+      if (smallCan) this.prepare(small, smallSlot);
+      else pool.release(smallSlot);
+      this.prepare(big, parentSlot);
+      return;
+    }
+    if (parentSlot >= 0) pool.release(parentSlot);
+    if (smallCan) this.buildAndPrepare(small);
+    if (bigCan) this.buildAndPrepare(big);
+  }
+
+  /**
+   * The learner that grows this thread's subtrees, with a builder of its own: only for
+   * trees whose shape allows it (see {@link subtreePlan}) and with the wasm kernels.
+   */
+  private subtreeLearner(): TreeLearner | null {
+    if (this.local === undefined) {
+      const b = this.builder.subtrees ? this.builder.localBuilder(0) : null;
+      this.local = b ? new TreeLearner(this.data, this.params, b) : null;
+    }
+    return this.local;
+  }
+
+  /**
+   * Grows the subtree of every candidate left (the frontier) as a task, on whichever
+   * thread takes it, then adds each task's nodes in frontier order: the same tree on any
+   * number of threads.
+   */
+  private growSubtrees(local: TreeLearner): void {
+    const io = this.builder.subtrees!;
+    const nodes = this.nodes;
+    const count = this.numCand - this.head;
+    if (count === 0) return;
+    io.setFeatures(this.features, this.featureCount);
+    // Largest subtrees first: threads claim tasks in order, so the last ones to finish are
+    // the small ones. Rows decide, then creation order, whatever the thread count.
+    const frontier = this.candidates.subarray(this.head, this.numCand);
+    frontier.sort((a, b) => nodes.end[b]! - nodes.start[b]! - (nodes.end[a]! - nodes.start[a]!) || a - b);
+    for (let t = 0; t < count; t++) {
+      const node = this.candidates[this.head + t]!;
+      const split = this.splits[nodes.pending[node]!]!;
+      io.setTask(
+        t,
+        nodes.start[node]!,
+        nodes.end[node]!,
+        nodes.depth[node]!,
+        nodes.slot[node]!,
+        nodes.g[node]!,
+        nodes.h[node]!,
+        split,
+      );
+    }
+    const pool = this.builder.pool;
+    this.builder.runTasks(count, (t) => local.growTask(io, t, (slot) => pool.view(slot)));
+    for (let t = 0; t < count; t++) {
+      const node = this.candidates[this.head + t]!;
+      const n = io.count(t);
+      const base = nodes.n;
+      nodes.reserve(base + n - 1);
+      // Local id j > 0 becomes base + j - 1; local node 0 is `node` itself.
+      io.readNode(t, 0, nodes, node, base - 1);
+      for (let j = 1; j < n; j++) {
+        io.readNode(t, j, nodes, base + j - 1, base - 1);
+        nodes.slot[base + j - 1] = -1;
+        nodes.pending[base + j - 1] = -1;
+      }
+      nodes.n = base + n - 1;
+      if (nodes.slot[node]! >= 0) pool.release(nodes.slot[node]!);
+      nodes.slot[node] = -1;
+      this.freeSplits.push(nodes.pending[node]!);
+      nodes.pending[node] = -1;
+    }
+    this.head = this.numCand;
+  }
+
+  /**
+   * Task `t` of `io`: grows the subtree below its frontier node (depth-first, as `grow`
+   * does without a leaf budget) and writes its nodes, the frontier node first. `source`
+   * gives the pool slot that holds the frontier node's histogram.
+   */
+  growTask(io: SubtreeIO, t: number, source: (slot: number) => Float64Array): void {
+    const nodes = this.nodes;
+    const { pool } = this.builder;
+    const task = io.task(t);
+    nodes.n = 0;
+    pool.reset();
+    this.features = io.feats;
+    this.featureCount = io.featCount;
+    this.builder.setFeatures(io.feats, io.featCount);
+    this.finder.setEncoding(false, 1, 1);
+    this.numCand = 0;
+    this.head = 0;
+    const node = nodes.add(task.start, task.end, task.depth, task.g, task.h);
+    let s = this.freeSplits.pop();
+    if (s === undefined) {
+      s = this.splits.length;
+      this.splits.push(new SplitInfo());
+    }
+    io.splits.read(t, this.splits[s]!);
+    nodes.pending[node] = s;
+    if (task.slot >= 0) {
+      const slot = pool.acquire();
+      pool.view(slot).set(source(task.slot));
+      nodes.slot[node] = slot;
+    }
+    this.candidates[this.numCand++] = node;
+    while (this.numCand > 0) this.expand(this.candidates[--this.numCand]!);
+    io.writeNodes(t, nodes, nodes.n);
   }
 
   /** Applies the pending split of `node`: partitions its rows and adds the two children. */
@@ -338,40 +497,58 @@ export class TreeLearner {
       this.leafNode = new Int32Array(nodes.cap);
       this.leafStart = new Int32Array(nodes.cap);
       this.leafEnd = new Int32Array(nodes.cap);
+      this.order = new Int32Array(nodes.cap);
+      this.rank = new Int32Array(nodes.cap);
     }
+    if (this.tables.length < nodes.n * BIN_STRIDE) this.tables = new Uint8Array(nodes.cap * BIN_STRIDE);
+    // Nodes are stored breadth-first, left before right, whatever order they were grown
+    // in (depth-first, or subtrees on several threads): the same tree, the same arrays.
+    const { order, rank } = this;
+    order[0] = 0;
+    let queued = 1;
+    for (let q = 0; q < queued; q++) {
+      const i = order[q]!;
+      if (nodes.left[i] !== -1) {
+        order[queued++] = nodes.left[i]!;
+        order[queued++] = nodes.right[i]!;
+      }
+    }
+    for (let q = 0; q < nodes.n; q++) rank[order[q]!] = q;
     let numLeaves = 0;
-    for (let i = 0; i < nodes.n; i++) {
-      tree.value[i] = leafWeight(nodes.g[i]!, nodes.h[i]!, p) * p.learningRate;
-      tree.cover[i] = nodes.h[i]!;
-      tree.missing[i] = MissingKind.NaN;
+    for (let q = 0; q < nodes.n; q++) {
+      const i = order[q]!;
+      tree.value[q] = leafWeight(nodes.g[i]!, nodes.h[i]!, p) * p.learningRate;
+      tree.cover[q] = nodes.h[i]!;
+      tree.missing[q] = MissingKind.NaN;
+      this.tables.set(nodes.tables.subarray(i * BIN_STRIDE, (i + 1) * BIN_STRIDE), q * BIN_STRIDE);
       if (nodes.left[i] === -1) {
-        this.leafNode[numLeaves] = i;
+        this.leafNode[numLeaves] = q;
         this.leafStart[numLeaves] = nodes.start[i]!;
         this.leafEnd[numLeaves++] = nodes.end[i]!;
         continue;
       }
-      tree.left[i] = nodes.left[i]!;
-      tree.right[i] = nodes.right[i]!;
+      tree.left[q] = rank[nodes.left[i]!]!;
+      tree.right[q] = rank[nodes.right[i]!]!;
       const f = nodes.feature[i]!;
       const fb = this.data.layout.features[f]!;
-      tree.feature[i] = f;
-      tree.gain[i] = nodes.gain[i]!;
-      tree.defaultLeft[i] = nodes.defaultLeft[i]!;
+      tree.feature[q] = f;
+      tree.gain[q] = nodes.gain[i]!;
+      tree.defaultLeft[q] = nodes.defaultLeft[i]!;
       if (nodes.categorical[i] === 1) {
-        tree.kind[i] = SplitKind.Categorical;
+        tree.kind[q] = SplitKind.Categorical;
         // The stored set is the side missing does not take, so codes unseen in training
         // (binned as missing) and missing values go the same way in bin and value space.
         const wantLeft = nodes.defaultLeft[i] === 1 ? 0 : 1;
         const codes: number[] = [];
         const t = i * BIN_STRIDE;
         for (let b = 1; b <= fb.numValueBins; b++) if (nodes.tables[t + b] === wantLeft) codes.push(fb.codes[b - 1]!);
-        tree.categories[i] = Int32Array.from(codes);
-        tree.categoryLeft[i] = wantLeft;
+        tree.categories[q] = Int32Array.from(codes);
+        tree.categoryLeft[q] = wantLeft;
       } else {
-        tree.kind[i] = SplitKind.LessThan;
+        tree.kind[q] = SplitKind.LessThan;
         const bin = nodes.bin[i]!;
         // "Every value left, missing right" has no cut above it: any float32 is below MAX_FLOAT32.
-        tree.threshold[i] = bin <= fb.cuts.length ? fb.cuts[bin - 1]! : MAX_FLOAT32;
+        tree.threshold[q] = bin <= fb.cuts.length ? fb.cuts[bin - 1]! : MAX_FLOAT32;
       }
     }
     return {
@@ -380,7 +557,7 @@ export class TreeLearner {
       leafNode: this.leafNode,
       leafStart: this.leafStart,
       leafEnd: this.leafEnd,
-      tables: nodes.tables,
+      tables: this.tables,
     };
   }
 }

@@ -53,8 +53,10 @@ export const CTRL = {
   WAITING: 20,
   /** Workers that have attached to this training's buffers and take tasks. */
   READY: 21,
+  /** Subtree tasks the workers have grown (for tests). */
+  WORKER_SUBTREES: 22,
   /** Chunk c covers `feats[ctrl[BOUNDS + c] .. ctrl[BOUNDS + c + 1])`. */
-  BOUNDS: 22,
+  BOUNDS: 23,
 } as const;
 
 /** Most chunks per task (the chunk index has 11 bits). */
@@ -66,7 +68,7 @@ export const CTRL_SIZE = CTRL.BOUNDS + MAX_CHUNKS + 1;
  * `Logistic`: logistic gradients for rows cut into `CHUNKS` chunks of `START` rows (even,
  * so each chunk's pairs of rows are the serial kernel's pairs); `END` is the row count.
  */
-export const Cmd = { Build: 1, Exit: 2, Logistic: 3, Scan: 4, Partition: 5, Blocks: 6 } as const;
+export const Cmd = { Build: 1, Exit: 2, Logistic: 3, Scan: 4, Partition: 5, Blocks: 6, Subtree: 7 } as const;
 
 /**
  * `Blocks`: the histogram of rows `idx[START..END)` in two row blocks cut at
@@ -216,6 +218,17 @@ export interface KernelLayout {
   margin: number;
   y: number;
   w: number;
+  /** Each thread's own regions for growing subtrees (the calling thread's first), or none. */
+  locals: LocalRegions[];
+}
+
+/** What a thread growing a subtree needs of its own in the kernels' memory. */
+export interface LocalRegions {
+  /** Histogram slots (the learner's capacity, then the block slot). */
+  pool: number;
+  goLeft: number;
+  scanOut: number;
+  feats: number;
 }
 
 /**
@@ -291,4 +304,182 @@ export interface WorkerInit {
   results: SharedArrayBuffer;
   /** Byte offset of this worker's wasm scan output (16 bytes), when kernels run. */
   scanOut: number;
+  /** `Subtree` tasks (see {@link SubtreeIO}), when training grows subtrees; `split` is then the full GrowParams. */
+  subtrees?: {
+    buffer: SharedArrayBuffer;
+    splits: SharedArrayBuffer;
+    tasks: number;
+    maxNodes: number;
+    capacity: number;
+    /** This worker's region in `KernelLayout.locals`. */
+    local: number;
+  };
+}
+
+/** Ints per node record of a {@link SubtreeIO} output. */
+const NODE_INTS = 8;
+/** Doubles per node record. */
+const NODE_F64 = 3;
+/** Ints per task input: start, end, depth, source slot. */
+const TASK_INTS = 4;
+
+/** The fields of a node that a grown subtree hands back (see learner.ts `NodeStore`). */
+export interface NodeFields {
+  left: Int32Array;
+  right: Int32Array;
+  start: Int32Array;
+  end: Int32Array;
+  depth: Int32Array;
+  feature: Int32Array;
+  bin: Int32Array;
+  categorical: Uint8Array;
+  defaultLeft: Uint8Array;
+  g: Float64Array;
+  h: Float64Array;
+  gain: Float64Array;
+  tables: Uint8Array;
+}
+
+/**
+ * `Subtree` tasks: chunk `k` grows the subtree below frontier node `k` of the tree (its
+ * rows, depth, sums, pending split and the pool slot of its histogram are the task's
+ * input) with the thread's own learner, and writes the nodes it made (the frontier node
+ * first, children by local id) to output `k`. The tree's features come first.
+ */
+export class SubtreeIO {
+  readonly buffer: SharedArrayBuffer;
+  /** The tree's features (`featCount` of them) and, per task, the input ints and doubles. */
+  readonly feats: Int32Array;
+  private readonly head: Int32Array;
+  private readonly taskInts: Int32Array;
+  private readonly taskF64: Float64Array;
+  readonly splits: ScanResults;
+  private readonly counts: Int32Array;
+  private readonly ints: Int32Array;
+  private readonly f64: Float64Array;
+  private readonly tables: Uint8Array;
+
+  constructor(
+    cols: number,
+    readonly tasks: number,
+    readonly maxNodes: number,
+    buffer?: SharedArrayBuffer,
+    splits?: SharedArrayBuffer,
+  ) {
+    const sizes = [
+      8 * tasks * (2 + NODE_F64 * maxNodes), // doubles first, for alignment
+      4 * (2 + cols + tasks * (TASK_INTS + 1 + NODE_INTS * maxNodes)),
+      tasks * maxNodes * 256,
+    ];
+    this.buffer = buffer ?? new SharedArrayBuffer(sizes[0]! + sizes[1]! + sizes[2]!);
+    let o = 0;
+    this.taskF64 = new Float64Array(this.buffer, o, 2 * tasks);
+    o += 16 * tasks;
+    this.f64 = new Float64Array(this.buffer, o, NODE_F64 * maxNodes * tasks);
+    o += 8 * NODE_F64 * maxNodes * tasks;
+    this.head = new Int32Array(this.buffer, o, 2);
+    o += 8;
+    this.feats = new Int32Array(this.buffer, o, cols);
+    o += 4 * cols;
+    this.taskInts = new Int32Array(this.buffer, o, TASK_INTS * tasks);
+    o += 4 * TASK_INTS * tasks;
+    this.counts = new Int32Array(this.buffer, o, tasks);
+    o += 4 * tasks;
+    this.ints = new Int32Array(this.buffer, o, NODE_INTS * maxNodes * tasks);
+    o += 4 * NODE_INTS * maxNodes * tasks;
+    this.tables = new Uint8Array(this.buffer, o, 256 * maxNodes * tasks);
+    this.splits = new ScanResults(splits);
+  }
+
+  get featCount(): number {
+    return this.head[0]!;
+  }
+
+  setFeatures(feats: Int32Array, count: number): void {
+    this.head[0] = count;
+    this.feats.set(feats.subarray(0, count));
+  }
+
+  /** Writes task `k`'s input. */
+  setTask(
+    k: number,
+    start: number,
+    end: number,
+    depth: number,
+    slot: number,
+    g: number,
+    h: number,
+    split: SplitInfo,
+  ): void {
+    const i = k * TASK_INTS;
+    this.taskInts[i] = start;
+    this.taskInts[i + 1] = end;
+    this.taskInts[i + 2] = depth;
+    this.taskInts[i + 3] = slot;
+    this.taskF64[2 * k] = g;
+    this.taskF64[2 * k + 1] = h;
+    this.splits.write(k, split);
+  }
+
+  task(k: number): { start: number; end: number; depth: number; slot: number; g: number; h: number } {
+    const i = k * TASK_INTS;
+    return {
+      start: this.taskInts[i]!,
+      end: this.taskInts[i + 1]!,
+      depth: this.taskInts[i + 2]!,
+      slot: this.taskInts[i + 3]!,
+      g: this.taskF64[2 * k]!,
+      h: this.taskF64[2 * k + 1]!,
+    };
+  }
+
+  /** Writes nodes `0..n` of `nodes` as task `k`'s output. */
+  writeNodes(k: number, nodes: NodeFields, n: number): void {
+    if (n > this.maxNodes) throw new Error(`a subtree grew ${n} nodes, more than the ${this.maxNodes} reserved`);
+    this.counts[k] = n;
+    const base = k * this.maxNodes;
+    for (let i = 0; i < n; i++) {
+      const o = (base + i) * NODE_INTS;
+      this.ints[o] = nodes.left[i]!;
+      this.ints[o + 1] = nodes.right[i]!;
+      this.ints[o + 2] = nodes.start[i]!;
+      this.ints[o + 3] = nodes.end[i]!;
+      this.ints[o + 4] = nodes.depth[i]!;
+      this.ints[o + 5] = nodes.feature[i]!;
+      this.ints[o + 6] = nodes.bin[i]!;
+      this.ints[o + 7] = nodes.categorical[i]! | (nodes.defaultLeft[i]! << 1);
+      const f = (base + i) * NODE_F64;
+      this.f64[f] = nodes.g[i]!;
+      this.f64[f + 1] = nodes.h[i]!;
+      this.f64[f + 2] = nodes.gain[i]!;
+    }
+    this.tables.set(nodes.tables.subarray(0, n * 256), base * 256);
+  }
+
+  /** Nodes in task `k`'s output. */
+  count(k: number): number {
+    return this.counts[k]!;
+  }
+
+  /** Copies output node `i` of task `k` into `nodes` at `at`, its child ids shifted by `shift`. */
+  readNode(k: number, i: number, nodes: NodeFields, at: number, shift: number): void {
+    const base = k * this.maxNodes;
+    const o = (base + i) * NODE_INTS;
+    const l = this.ints[o]!;
+    const r = this.ints[o + 1]!;
+    nodes.left[at] = l < 0 ? l : l + shift;
+    nodes.right[at] = r < 0 ? r : r + shift;
+    nodes.start[at] = this.ints[o + 2]!;
+    nodes.end[at] = this.ints[o + 3]!;
+    nodes.depth[at] = this.ints[o + 4]!;
+    nodes.feature[at] = this.ints[o + 5]!;
+    nodes.bin[at] = this.ints[o + 6]!;
+    nodes.categorical[at] = this.ints[o + 7]! & 1;
+    nodes.defaultLeft[at] = this.ints[o + 7]! >> 1;
+    const f = (base + i) * NODE_F64;
+    nodes.g[at] = this.f64[f]!;
+    nodes.h[at] = this.f64[f + 1]!;
+    nodes.gain[at] = this.f64[f + 2]!;
+    nodes.tables.set(this.tables.subarray((base + i) * 256, (base + i + 1) * 256), at * 256);
+  }
 }

@@ -4,8 +4,10 @@
  * `new Worker`.
  */
 import { parentPort } from "node:worker_threads";
+import type { BinnedMatrix } from "./bins.js";
 import { buildHistogram, buildPackedHistogram } from "./histogram.js";
 import { buildChunk, type ChunkContext, instantiateKernels } from "./kernels.js";
+import { type GrowParams, TreeLearner } from "./learner.js";
 import {
   blockChunk,
   Cmd,
@@ -15,9 +17,11 @@ import {
   partitionBlock,
   SCAN_F64,
   ScanResults,
+  SubtreeIO,
   scanRun,
   type WorkerInit,
 } from "./protocol.js";
+import { SerialBuilder } from "./serial-builder.js";
 import { SplitFinder, SplitInfo } from "./split.js";
 import { warmUpWorker } from "./warmup.js";
 
@@ -76,6 +80,7 @@ function serve(init: WorkerInit): void {
       missLeft: new Int32Array(buffer, init.scanOut + 8, 1),
     });
   }
+  const subtree = subtreeLearner(init, chunk);
   const scanF64 = new Float64Array(init.scanF64);
   const scanFeats = new Int32Array(init.scanFeats);
   const results = new ScanResults(init.results);
@@ -146,6 +151,10 @@ function serve(init: WorkerInit): void {
         // START is the rows per chunk here, END the row count.
         logisticChunk(c * start, Math.min(end, (c + 1) * start));
         return;
+      case Cmd.Subtree:
+        subtree!.learner.growTask(subtree!.io, c, (slot) => views[slot]!);
+        Atomics.add(ctrl, CTRL.WORKER_SUBTREES, 1);
+        return;
       case Cmd.Blocks: {
         const b = blockChunk(c, chunks, start, end, ctrl[CTRL.FEATURES]!);
         const slot = ctrl[b.block === 0 ? CTRL.SLOT : CTRL.BLOCK_SLOT]!;
@@ -164,6 +173,34 @@ function serve(init: WorkerInit): void {
     if (chunk) buildChunk(chunk, slot, start, end, fi0, fi1, dense, ctrl[CTRL.LARGE]!);
     else build(views[slot]!, bins, init.cols, grads, idx, start, end, feats, fi0, fi1, dense);
   }
+}
+
+/**
+ * This worker's learner for `Subtree` tasks, with a builder over the training's kernel
+ * memory and the region of its own the builder reserved for it.
+ */
+function subtreeLearner(init: WorkerInit, chunk: ChunkContext | null): { learner: TreeLearner; io: SubtreeIO } | null {
+  const plan = init.subtrees;
+  const at = init.at;
+  if (!plan || !chunk || !at || !init.memory) return null;
+  const buf = init.memory.buffer;
+  const data: BinnedMatrix = {
+    layout: init.layout,
+    rows: init.rows,
+    cols: init.cols,
+    bins: new Uint8Array(buf, at.bins, init.rows * init.cols),
+    colBins: new Uint8Array(buf, at.colBins, init.rows * init.cols),
+  };
+  const r = at.locals[plan.local]!;
+  const builder = new SerialBuilder(data, plan.capacity, true, false, undefined, {
+    memory: init.memory,
+    kernels: chunk.kernels,
+    at: { ...at, pool: r.pool, goLeft: r.goLeft, scanOut: r.scanOut, feats: r.feats, locals: [] },
+  });
+  return {
+    learner: new TreeLearner(data, init.split as GrowParams, builder),
+    io: new SubtreeIO(init.cols, plan.tasks, plan.maxNodes, plan.buffer, plan.splits),
+  };
 }
 
 // Before the first training's buffers arrive (see warmup.ts).
