@@ -181,17 +181,23 @@ describe("training with and without the wasm kernels", () => {
   });
 });
 
+/** Margins, labels, weights and gradient pairs for `n` rows (plus one) in a kernel memory. */
+function gradientBuffers(n: number) {
+  const a = new KernelArena();
+  const at = { m: a.alloc((n + 1) * 8), y: a.alloc((n + 1) * 8), w: a.alloc((n + 1) * 8), gh: a.alloc((n + 1) * 16) };
+  const mem = a.create(false)!;
+  const k = instantiateKernels(mem, false);
+  const margin = new Float64Array(mem.buffer, at.m, n);
+  const y = new Float64Array(mem.buffer, at.y, n);
+  const w = new Float64Array(mem.buffer, at.w, n);
+  return { k, at, mem, margin, y, w };
+}
+
 describe("squared-error gradients", () => {
   it("are the same from the wasm kernel and in JavaScript, an odd row count included", () => {
     const rng = new Rng(12);
     const n = 1001;
-    const a = new KernelArena();
-    const at = { m: a.alloc((n + 1) * 8), y: a.alloc((n + 1) * 8), w: a.alloc((n + 1) * 8), gh: a.alloc((n + 1) * 16) };
-    const mem = a.create(false)!;
-    const k = instantiateKernels(mem, false);
-    const margin = new Float64Array(mem.buffer, at.m, n);
-    const y = new Float64Array(mem.buffer, at.y, n);
-    const w = new Float64Array(mem.buffer, at.w, n);
+    const { k, at, mem, margin, y, w } = gradientBuffers(n);
     for (let r = 0; r < n; r++) {
       margin[r] = rng.normal() * 10 ** rng.int(-3, 3);
       y[r] = rng.normal() * 5;
@@ -212,13 +218,7 @@ describe("logistic gradients", () => {
   it("are the same from the wasm kernel and in JavaScript, and close to Math.exp's", () => {
     const rng = new Rng(11);
     const n = 1001;
-    const a = new KernelArena();
-    const at = { m: a.alloc((n + 1) * 8), y: a.alloc((n + 1) * 8), w: a.alloc((n + 1) * 8), gh: a.alloc((n + 1) * 16) };
-    const mem = a.create(false)!;
-    const k = instantiateKernels(mem, false);
-    const margin = new Float64Array(mem.buffer, at.m, n);
-    const y = new Float64Array(mem.buffer, at.y, n);
-    const w = new Float64Array(mem.buffer, at.w, n);
+    const { k, at, mem, margin, y, w } = gradientBuffers(n);
     for (let r = 0; r < n; r++) {
       margin[r] = r < 8 ? [0, -0, 800, -800, 708.5, -709, 1e-300, 36][r]! : rng.normal() * 10 ** rng.int(-3, 3);
       y[r] = rng.next() < 0.5 ? 1 : 0;
