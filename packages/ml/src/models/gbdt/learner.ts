@@ -406,11 +406,7 @@ export class TreeLearner {
     this.numCand = 0;
     this.head = 0;
     const node = nodes.add(task.start, task.end, task.depth, task.g, task.h);
-    let s = this.freeSplits.pop();
-    if (s === undefined) {
-      s = this.splits.length;
-      this.splits.push(new SplitInfo());
-    }
+    const s = this.takeSplit();
     io.splits.read(t, this.splits[s]!);
     nodes.pending[node] = s;
     if (task.slot >= 0) {
@@ -450,6 +446,14 @@ export class TreeLearner {
     return nodes.h[node]! >= 2 * p.minChildWeight;
   }
 
+  /** A free entry of `splits` (a new one when none is free); give it back via `freeSplits`. */
+  private takeSplit(): number {
+    const s = this.freeSplits.pop();
+    if (s !== undefined) return s;
+    this.splits.push(new SplitInfo());
+    return this.splits.length - 1;
+  }
+
   /** Finds the split of `node` from histogram `slot`; returns its index in `splits`, or -1. */
   private findSplit(slot: number, node: number, features: Int32Array, count: number, rng: Rng): number {
     let fs = features;
@@ -459,11 +463,7 @@ export class TreeLearner {
       sampleFeatures(features, count, n, rng, this.nodeFeatures, this.sampleBuf);
       fs = this.nodeFeatures;
     }
-    let s = this.freeSplits.pop();
-    if (s === undefined) {
-      s = this.splits.length;
-      this.splits.push(new SplitInfo());
-    }
+    const s = this.takeSplit();
     const info = this.splits[s]!;
     this.builder.findSplit(this.finder, slot, this.nodes.g[node]!, this.nodes.h[node]!, fs, n, info);
     if (info.found) return s;
