@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Kysely } from "kysely";
-import { sql } from "kysely";
 import { ConflictError, NotFoundError, QuintetError, ValidationError } from "../errors/errors.js";
+import { kyselyModule } from "../store/kysely.js";
 import type { Store } from "../store/store.js";
 import type { CoreTables } from "../store/types.js";
 import { type AttemptOutcome, backoffDelay, cancelledReason, normalizeProgress, runAttempt } from "./attempt.js";
@@ -245,6 +245,7 @@ class InProcessRunner implements JobRunner {
     const batched = [...groups.values()].filter((g) => g.members.length > 1);
     for (const g of groups.values()) if (g.members.length === 1) singles.push(g.members[0]!);
     singles.sort((a, b) => a - b);
+    const { sql } = await kyselyModule();
     const apply = async (db: Kysely<JobsTable & CoreTables>) => {
       const out: boolean[] = new Array(items.length).fill(false);
       for (const { token, members } of batched) {
@@ -431,6 +432,7 @@ class InProcessRunner implements JobRunner {
     const names = [...quotas.keys()];
     const now = Date.now();
     const token = randomUUID();
+    const { sql } = await kyselyModule();
     return this.store.tx(async (trx) => {
       const tx = trx.withTables<JobsTable>();
       let q = tx

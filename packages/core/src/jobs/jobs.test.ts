@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { QuintetError, UnavailableError, ValidationError } from "../errors/errors.js";
 import { openStore, type Store } from "../store/store.js";
 import { backoffDelay, normalizeProgress } from "./attempt.js";
-import { redisOptionsFromUrl } from "./bullmq.js";
+import { redisOptionsFromUrl } from "./bullmq-runner.js";
 import { createJobRunner } from "./create.js";
 import { createInProcessRunner } from "./in-process.js";
 import { createBullMqRunner } from "./index.js";

@@ -1,5 +1,5 @@
-import { sql } from "kysely";
 import { QuintetError } from "../errors/errors.js";
+import { kyselyModule } from "./kysely.js";
 import type { Store } from "./store.js";
 import type { Migration } from "./types.js";
 
@@ -60,6 +60,7 @@ export async function migrate(store: Store, namespace: string, migrations: reado
     if (done.has(m.id)) continue;
     await store.tx(async (db) => {
       if (store.dialect === "postgres") {
+        const { sql } = await kyselyModule();
         await sql`select pg_advisory_xact_lock(hashtext(${`quintet:${namespace}`}))`.execute(db);
       } else {
         // BEGIN IMMEDIATE already holds the write lock; nothing more to take.

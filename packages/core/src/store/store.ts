@@ -1,12 +1,12 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import Database from "better-sqlite3";
-import { Kysely, PostgresDialect, SqliteDialect, sql } from "kysely";
-import pg from "pg";
+import type Database from "better-sqlite3";
+import type { Kysely } from "kysely";
 import type { QuintetConfig } from "../config/config.js";
 import { sqlitePathFromUrl } from "../config/config.js";
 import { QuintetError, UnavailableError } from "../errors/errors.js";
 import { coreMigrations } from "./core-migrations.js";
+import { type KyselyModule, kyselyModule } from "./kysely.js";
 import { migrate } from "./migrator.js";
 import type { CoreTables, Dialect, Migration } from "./types.js";
 
@@ -37,7 +37,13 @@ export class Store {
   private readonly migrated = new Map<string, Promise<void>>();
   private closed = false;
 
-  private constructor(db: Kysely<CoreTables>, dialect: Dialect, url: string) {
+  private constructor(
+    /** Kysely's module, loaded by {@link Store.open}. */
+    private readonly k: KyselyModule,
+    db: Kysely<CoreTables>,
+    dialect: Dialect,
+    url: string,
+  ) {
     this.db = db;
     this.dialect = dialect;
     this.url = url;
@@ -46,13 +52,16 @@ export class Store {
   /** Opens (and migrates) the store described by `options.url`. */
   static async open(options: OpenStoreOptions): Promise<Store> {
     const { url } = options;
+    const k = await kyselyModule();
     let store: Store;
     if (url.startsWith("sqlite:")) {
       const path = sqlitePathFromUrl(url, options.cwd ?? process.cwd());
       let database: Database.Database;
       try {
         if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
-        database = new Database(path);
+        // Drivers load with the store that needs them, not with the package.
+        const { default: SQLite } = await import("better-sqlite3");
+        database = new SQLite(path);
         database.pragma("journal_mode = WAL");
         database.pragma("synchronous = NORMAL");
         database.pragma("foreign_keys = ON");
@@ -67,8 +76,9 @@ export class Store {
           },
         );
       }
-      store = new Store(new Kysely<CoreTables>({ dialect: new SqliteDialect({ database }) }), "sqlite", url);
+      store = new Store(k, new k.Kysely<CoreTables>({ dialect: new k.SqliteDialect({ database }) }), "sqlite", url);
     } else if (/^postgres(ql)?:\/\//.test(url)) {
+      const { default: pg } = await import("pg");
       const pool = new pg.Pool({
         connectionString: url,
         max: options.poolSize ?? 10,
@@ -96,7 +106,7 @@ export class Store {
           },
         );
       }
-      store = new Store(new Kysely<CoreTables>({ dialect: new PostgresDialect({ pool }) }), "postgres", url);
+      store = new Store(k, new k.Kysely<CoreTables>({ dialect: new k.PostgresDialect({ pool }) }), "postgres", url);
     } else {
       throw new QuintetError("CONFIG_INVALID", `unsupported store URL "${url}"`, {
         hint: "Use sqlite:<path> or postgres://user@host:port/db.",
@@ -141,13 +151,13 @@ export class Store {
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.db.connection().execute(async (conn) => {
-          await sql`begin immediate`.execute(conn);
+          await this.k.sql`begin immediate`.execute(conn);
           try {
             const result = await fn(conn);
-            await sql`commit`.execute(conn);
+            await this.k.sql`commit`.execute(conn);
             return result;
           } catch (err) {
-            await sql`rollback`.execute(conn).catch(() => {});
+            await this.k.sql`rollback`.execute(conn).catch(() => {});
             throw err;
           }
         });
@@ -160,7 +170,7 @@ export class Store {
 
   /** Checks the connection answers; used by readiness probes and `quintet doctor`. */
   async ping(): Promise<void> {
-    await sql`select 1`.execute(this.db);
+    await this.k.sql`select 1`.execute(this.db);
   }
 
   get isClosed(): boolean {

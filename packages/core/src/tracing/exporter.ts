@@ -1,7 +1,8 @@
 import { SpanKind as OtelSpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { type ExportResult, ExportResultCode, hrTimeToMilliseconds } from "@opentelemetry/core";
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base";
-import { CompiledQuery, type Kysely } from "kysely";
+import type { Kysely } from "kysely";
+import { kyselyModule } from "../store/kysely.js";
 import type { Store } from "../store/store.js";
 import type { CoreTables } from "../store/types.js";
 import { migrateTracing } from "./migrations.js";
@@ -108,6 +109,7 @@ export class StoreSpanExporter implements SpanExporter {
     if (spans.length === 0) return;
     await migrateTracing(this.store);
     const values = spans.map(spanToValues);
+    const { CompiledQuery } = await kyselyModule();
     await this.store.tx(async (db) => {
       const t = db.withTables<TracingTables>();
       let i = 0;

@@ -1,7 +1,7 @@
 import type { Kysely } from "kysely";
-import { sql } from "kysely";
 import { z } from "zod";
 import { ValidationError } from "../errors/errors.js";
+import { kyselyModule } from "../store/kysely.js";
 import type { Store } from "../store/store.js";
 import type { CoreTables } from "../store/types.js";
 import { migrateTracing } from "./migrations.js";
@@ -139,6 +139,7 @@ export class SpanQuery {
   async summary(filter: SpanSummaryFilter = {}): Promise<SpanKindSummary[]> {
     const f = parse(summarySchema, filter, "span summary");
     const db = await this.db();
+    const { sql } = await kyselyModule();
     let q = db.selectFrom("spans");
     if (f.kind !== undefined) q = q.where("kind", "=", f.kind);
     if (f.since !== undefined) q = q.where("start_ms", ">=", f.since);

@@ -1,6 +1,5 @@
 import { context, type Tracer, trace } from "@opentelemetry/api";
-import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
-import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
+import type { BasicTracerProvider } from "@opentelemetry/sdk-trace-base";
 import { z } from "zod";
 import { ValidationError } from "../errors/errors.js";
 import type { Store } from "../store/store.js";
@@ -52,20 +51,21 @@ interface Installed {
 
 /** Started and not yet shut down, oldest first; {@link withSpan} records into the last one. */
 const installed: Installed[] = [];
-let contextManagerChecked = false;
+/** Set once per process: the first tracing installs the context manager (concurrent starts share it). */
+let contextManager: Promise<void> | undefined;
 
 /** The tracer withSpan records into, or undefined when tracing is off. */
 export function currentTracer(): Tracer | undefined {
   return installed[installed.length - 1]?.tracer;
 }
 
-function ensureContextManager(): void {
-  if (contextManagerChecked) return;
-  contextManagerChecked = true;
-  // Returns false when the application registered its own manager; we use theirs then.
-  const manager = new AsyncLocalStorageContextManager();
-  if (context.setGlobalContextManager(manager.enable())) return;
-  manager.disable();
+function ensureContextManager(): Promise<void> {
+  contextManager ??= import("@opentelemetry/context-async-hooks").then(({ AsyncLocalStorageContextManager }) => {
+    // Returns false when the application registered its own manager; we use theirs then.
+    const manager = new AsyncLocalStorageContextManager();
+    if (!context.setGlobalContextManager(manager.enable())) manager.disable();
+  });
+  return contextManager;
 }
 
 /**
@@ -91,7 +91,9 @@ export async function startTracing(store: Store, options: TracingOptions = {}): 
   }
   const o = parsed.data;
   await migrateTracing(store);
-  ensureContextManager();
+  await ensureContextManager();
+  // The SDK loads with the first tracing, not with every program that imports Quintet.
+  const { BasicTracerProvider, BatchSpanProcessor } = await import("@opentelemetry/sdk-trace-base");
 
   let warned = false;
   const onError =

@@ -1,16 +1,15 @@
 import { randomUUID } from "node:crypto";
-import {
-  BOOLEAN,
-  DOUBLE,
-  type DuckDBConnection,
-  DuckDBDataChunk,
-  DuckDBInstance,
-  type DuckDBType,
-  quotedIdentifier,
-  VARCHAR,
-} from "@duckdb/node-api";
+import type { DuckDBConnection, DuckDBInstance, DuckDBType } from "@duckdb/node-api";
 import { type Column, categoricalFromStrings, Frame, type FrameOptions, stringsOf } from "./frame.js";
 import { type StringKindOptions, stringKind } from "./parse.js";
+
+/**
+ * DuckDB's bindings, loaded on first use: the native library takes ~100 ms and several
+ * MB of heap to load, which a program that only trains models should not pay.
+ */
+function duckdbApi(): Promise<typeof import("@duckdb/node-api")> {
+  return import("@duckdb/node-api");
+}
 
 let instance: Promise<DuckDBInstance> | undefined;
 
@@ -20,10 +19,12 @@ let instance: Promise<DuckDBInstance> | undefined;
  * safe and saves the start-up cost per call.
  */
 function duckdb(): Promise<DuckDBInstance> {
-  instance ??= DuckDBInstance.create(":memory:").catch((e: unknown) => {
-    instance = undefined;
-    throw e;
-  });
+  instance ??= duckdbApi()
+    .then((api) => api.DuckDBInstance.create(":memory:"))
+    .catch((e: unknown) => {
+      instance = undefined;
+      throw e;
+    });
   return instance;
 }
 
@@ -35,12 +36,14 @@ let sandbox: Promise<DuckDBInstance> | undefined;
  * cannot make serving read or write the disk.
  */
 function sandboxDuckdb(): Promise<DuckDBInstance> {
-  sandbox ??= DuckDBInstance.create(":memory:", { enable_external_access: "false", lock_configuration: "true" }).catch(
-    (e: unknown) => {
+  sandbox ??= duckdbApi()
+    .then((api) =>
+      api.DuckDBInstance.create(":memory:", { enable_external_access: "false", lock_configuration: "true" }),
+    )
+    .catch((e: unknown) => {
       sandbox = undefined;
       throw e;
-    },
-  );
+    });
   return sandbox;
 }
 
@@ -69,7 +72,15 @@ export function scratchName(prefix: string): string {
   return `${prefix}_${randomUUID().replace(/-/g, "")}`;
 }
 
-export { quotedIdentifier as sqlIdentifier, quotedString as sqlString } from "@duckdb/node-api";
+/** `name` as a DuckDB (standard SQL) identifier: in double quotes, inner quotes doubled. */
+export function sqlIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** `text` as a SQL string literal: in single quotes, inner quotes doubled. */
+export function sqlString(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
 
 const NUMERIC_TYPE =
   /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|FLOAT|DOUBLE|REAL|DECIMAL(\(.*\))?)$/;
@@ -102,7 +113,7 @@ export async function readTableIntoFrame(
   if (desc.length === 0) return new Frame([], options);
   const kinds = desc.map((d) => readKind(d.column_type));
   const exprs = desc.map((d, j) => {
-    const c = quotedIdentifier(d.column_name);
+    const c = sqlIdentifier(d.column_name);
     switch (kinds[j]) {
       case "numeric":
       case "boolean":
@@ -150,14 +161,15 @@ const CHUNK = 2048;
  * {@link dropFrameTable}.
  */
 export async function frameToTable(conn: DuckDBConnection, frame: Frame): Promise<{ table: string; view: string }> {
+  const { BOOLEAN, DOUBLE, DuckDBDataChunk, VARCHAR } = await duckdbApi();
   const table = scratchName("qframe");
   const view = scratchName("qview");
   const types: DuckDBType[] = [DOUBLE];
   const defs = ["__row DOUBLE"];
   const select = ["CAST(__row AS BIGINT) AS __row"];
   frame.columns.forEach((c, j) => {
-    const inner = quotedIdentifier(`c${j}`);
-    const outer = quotedIdentifier(c.name);
+    const inner = sqlIdentifier(`c${j}`);
+    const outer = sqlIdentifier(c.name);
     if (c.kind === "categorical" || c.kind === "text") {
       types.push(VARCHAR);
       defs.push(`${inner} VARCHAR`);
