@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { Rng } from "../../datasets/rng.js";
 import { binMatrix, CutIndex, fitBinLayout, MISSING_BIN, numericBin, sortFloat32 } from "./binning.js";
+import { binningSettings } from "./binning-wasm.js";
+import { kernelsAvailable } from "./kernels.js";
 
 function column(values: number[]) {
   return { data: Float64Array.from(values), rows: values.length, cols: 1 };
@@ -99,6 +101,63 @@ describe("binning", () => {
       const probes = [...cuts, ...Array.from(cuts, (c) => c * (1 + 1e-7)), -0, 0, 1e38, -1e38, 1.7e9 + 200];
       for (let i = 0; i < 2000; i++) probes.push(rng.normal() * 10 ** rng.int(-3, 12));
       for (const v of probes) expect(index.bin(v)).toBe(numericBin(cuts, v));
+    }
+  });
+
+  it("bins through the wasm kernels exactly as through JavaScript", () => {
+    // Runs with the kernels (the default here, see kernel-bytes.test.ts) and without.
+    expect(kernelsAvailable(false)).toBe(true);
+    const rng = new Rng(9);
+    const rows = 3000;
+    const make = (f: number, r: number): number => {
+      const u = rng.next();
+      switch (f) {
+        case 0: // continuous, more distinct values than bins, some NaN
+          return u < 0.05 ? Number.NaN : rng.normal() * 10 ** rng.int(-3, 6);
+        case 1: // few values with signed zeros, infinities and float32 overflow
+          return [-0, 0, 1, -1, 2.5, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 1e39, -1e39, Number.NaN][
+            rng.int(0, 9)
+          ]!;
+        case 2: // integers in a narrow range, with values equal after float32 rounding
+          return r % 7 === 0 ? 16777217 : rng.int(0, 40);
+        case 3: // categorical: fractional, negative and missing codes, 300 codes (some rare)
+          return u < 0.03 ? Number.NaN : u < 0.06 ? -2 : rng.int(0, 299) + (u < 0.2 ? 0.5 : 0);
+        case 4: // categorical with large codes (still in a lookup array)
+          return [7, 60_000, 65_535, 3][rng.int(0, 3)]!;
+        default: // constant
+          return 4;
+      }
+    };
+    const cols = 6;
+    const X = { data: new Float64Array(rows * cols), rows, cols };
+    for (let r = 0; r < rows; r++) for (let f = 0; f < cols; f++) X.data[r * cols + f] = make(f, r);
+    const run = (kernels: boolean, sampleRows: number, maxBins: number) => {
+      binningSettings.kernels = kernels;
+      try {
+        const layout = fitBinLayout(X, { maxBins, categoricalFeatures: [3, 4], sampleRows, seed: 3 });
+        const data = binMatrix(X, layout, false, true);
+        return {
+          features: layout.features.map((fb) => ({ ...fb, cuts: Array.from(fb.cuts), codes: Array.from(fb.codes) })),
+          bins: Array.from(data.bins),
+          colBins: Array.from(data.colBins!),
+        };
+      } finally {
+        binningSettings.kernels = true;
+      }
+    };
+    for (const [sampleRows, maxBins] of [
+      [rows, 255],
+      [1000, 255],
+      [rows, 16],
+    ] as const) {
+      const viaKernels = run(true, sampleRows, maxBins);
+      const viaJs = run(false, sampleRows, maxBins);
+      expect(viaKernels.features).toEqual(viaJs.features);
+      expect(viaKernels.bins).toEqual(viaJs.bins);
+      expect(viaKernels.colBins).toEqual(viaJs.colBins);
+      // The cases above are all there: missing values, many bins, rare categories.
+      expect(viaKernels.features[0]!.numValueBins).toBe(maxBins);
+      expect(viaKernels.bins.filter((b) => b === MISSING_BIN).length).toBeGreaterThan(rows / 10);
     }
   });
 });

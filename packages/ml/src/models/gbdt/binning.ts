@@ -1,6 +1,7 @@
 import { ValidationError } from "@quintet/core";
 import { Rng } from "../../datasets/rng.js";
 import type { Matrix } from "../ensemble/matrix.js";
+import { binRowsWasm, distinctValuesWasm } from "./binning-wasm.js";
 import { type BinLayout, type BinnedMatrix, type FeatureBins, MAX_VALUE_BINS, MISSING_BIN } from "./bins.js";
 
 // The layout types and constants live in bins.ts, which the histogram workers load.
@@ -67,6 +68,14 @@ export function fitBinLayout(X: Matrix, options: BinningOptions): BinLayout {
   // reading one column of a row-major matrix at a time would stream the whole matrix
   // through the cache once per feature.
   const group = Math.max(1, Math.min(cols, Math.floor(GATHER_VALUES / Math.max(1, m))));
+  const wasmFeatures: FeatureBins[] = [];
+  const fromDistinct = (f: number, distinct: Float64Array, counts: Int32Array, nd: number, n: number) => {
+    wasmFeatures[f] = cat.has(f)
+      ? categoriesByFrequency(distinctCodeCounts(distinct, counts, nd), maxBins)
+      : numericFromDistinct(distinct, counts, nd, n, maxBins);
+  };
+  // All rows or a sample: the kernels read the sample's rows by id.
+  if (distinctValuesWasm(X, m < X.rows ? sample : null, group, fromDistinct)) return { features: wasmFeatures };
   const values = new Float32Array(group * m);
   const counts = new Int32Array(group);
   const features: FeatureBins[] = [];
@@ -116,6 +125,17 @@ function numericBins(values: Float32Array, maxBins: number): FeatureBins {
       counts[nd++] = 1;
     }
   }
+  return numericFromDistinct(distinct, counts, nd, n, maxBins);
+}
+
+/** A numeric feature's bins from its `nd` distinct values (ascending) and their counts, `n` in all. */
+function numericFromDistinct(
+  distinct: Float64Array,
+  counts: Int32Array,
+  nd: number,
+  n: number,
+  maxBins: number,
+): FeatureBins {
   const cuts = nd <= maxBins ? everyDistinct(distinct, nd) : equalCountCuts(distinct, counts, nd, n, maxBins);
   return { categorical: false, cuts, codes: new Int32Array(0), numValueBins: cuts.length + 1 };
 }
@@ -236,6 +256,21 @@ function categoricalBins(values: Float32Array, maxBins: number): FeatureBins {
       if (c >= 0) counts.set(c, (counts.get(c) ?? 0) + 1);
     }
   }
+  return categoriesByFrequency(counts, maxBins);
+}
+
+/** Rows per category code (missing codes left out) from distinct values and their counts. */
+function distinctCodeCounts(distinct: Float64Array, counts: Int32Array, nd: number): Map<number, number> {
+  const byCode = new Map<number, number>();
+  for (let i = 0; i < nd; i++) {
+    const c = categoryCode(distinct[i]!);
+    if (c >= 0) byCode.set(c, (byCode.get(c) ?? 0) + counts[i]!);
+  }
+  return byCode;
+}
+
+/** A categorical feature's bins: the `maxBins` most frequent codes (ties to the lower code), ascending. */
+function categoriesByFrequency(counts: Map<number, number>, maxBins: number): FeatureBins {
   const byFreq = [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, maxBins);
   const codes = Int32Array.from(byFreq.map((e) => e[0]).sort((a, b) => a - b));
   return { categorical: true, cuts: new Float64Array(0), codes, numValueBins: Math.max(1, codes.length) };
@@ -297,6 +332,11 @@ export class CutIndex {
     for (let j = 0; j < n; j++) first[((floatKey(cuts[j]!) - this.lo) >>> shift) + 1]!++;
     for (let t = 0; t < buckets; t++) first[t + 1]! += first[t]!;
     this.first = first;
+  }
+
+  /** The lookup's arrays and key range, for the binning kernel (binning-wasm.ts). */
+  tables(): { lo: number; hi: number; shift: number; first: Int32Array; cuts: Float32Array } {
+    return { lo: this.lo, hi: this.hi, shift: this.shift, first: this.first, cuts: this.cuts };
   }
 
   /** 1 + number of cuts <= fround(v), for v not NaN. */
@@ -380,6 +420,7 @@ export function binMatrix(X: Matrix, layout: BinLayout, shared = false, columns 
       sparse[f] = m;
     }
   }
+  if (binRowsWasm(X, layout, dense, indexes, bins, colBins)) return { layout, bins, colBins, rows, cols };
   for (let r0 = 0; r0 < rows; r0 += ROW_BLOCK) {
     const r1 = Math.min(rows, r0 + ROW_BLOCK);
     for (let f = 0; f < cols; f++) {

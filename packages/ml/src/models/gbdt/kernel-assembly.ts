@@ -23,99 +23,57 @@ import {
   SMALL_BINS,
 } from "./kernel-constants.js";
 import type { KernelExports } from "./kernels.js";
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  let v = n >>> 0;
-  do {
-    let b = v & 0x7f;
-    v >>>= 7;
-    if (v !== 0) b |= 0x80;
-    out.push(b);
-  } while (v !== 0);
-  return out;
-}
-
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  let v = n | 0;
-  for (;;) {
-    const b = v & 0x7f;
-    v >>= 7;
-    if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) {
-      out.push(b);
-      return out;
-    }
-    out.push(b | 0x80);
-  }
-}
-
-const name = (s: string): number[] => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
-const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
-const vector = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-
-const I32 = 0x7f;
-const V128 = 0x7b;
-const get = (i: number) => [0x20, ...uleb(i)];
-const set = (i: number) => [0x21, ...uleb(i)];
-const tee = (i: number) => [0x22, ...uleb(i)];
-const i32 = (v: number) => [0x41, ...sleb(v)];
-const ADD = [0x6a];
-const SUB = [0x6b];
-const MUL = [0x6c];
-const SHL = [0x74];
-const GE_U = [0x4f];
-const GT_U = [0x4b];
-const LT_U = [0x49];
-const load32 = (offset = 0) => [0x28, 2, ...uleb(offset)];
-const store32 = (offset = 0) => [0x36, 2, ...uleb(offset)];
-const load8 = (offset = 0) => [0x2d, 0, ...uleb(offset)];
-const loadF64 = (offset = 0) => [0x2b, 3, ...uleb(offset)];
-const storeF64 = (offset = 0) => [0x39, 3, ...uleb(offset)];
-const ADD_F64 = [0xa0];
-const loadV128 = (offset = 0) => [0xfd, 0x00, 4, ...uleb(offset)];
-const storeV128 = (offset = 0) => [0xfd, 0x0b, 4, ...uleb(offset)];
-const ADD_F64X2 = [0xfd, ...uleb(240)];
-const SUB_F64X2 = [0xfd, ...uleb(241)];
-const MEMORY_COPY = [0xfc, ...uleb(10), 0, 0];
-const F64 = 0x7c;
-const AND = [0x71];
-const GT_S = [0x4a];
-const LT_S = [0x48];
-const LE_S = [0x4c];
-const SELECT = [0x1b];
-const ADD_F = [0xa0];
-const SUB_F = [0xa1];
-const GT_F = [0x64];
-const GE_F = [0x66];
-const MUL_F64X2 = [0xfd, ...uleb(242)];
-const DIV_F64X2 = [0xfd, ...uleb(243)];
-const SPLAT_F64X2 = [0xfd, ...uleb(20)];
-const lane = (i: number) => [0xfd, ...uleb(33), i];
-const replaceLane = (i: number) => [0xfd, ...uleb(34), i];
-/** i8x16.shuffle picking the 64-bit lane `a` of the first operand and lane `b` of the second. */
-const pairOf = (a: number, b: number) => [
-  0xfd,
-  0x0d,
-  ...Array.from({ length: 8 }, (_, i) => a * 8 + i),
-  ...Array.from({ length: 8 }, (_, i) => 16 + b * 8 + i),
-];
-const IF = [0x04, 0x40];
-/** `block` and `loop` with no result; `end`; branches by relative depth. */
-const BLOCK = [0x02, 0x40];
-const LOOP = [0x03, 0x40];
-const END = [0x0b];
-const br = (depth: number) => [0x0c, ...uleb(depth)];
-const brIf = (depth: number) => [0x0d, ...uleb(depth)];
-
-interface Func {
-  /** Parameter count (all i32) or types. */
-  params: number | number[];
-  results: number;
-  /** Extra locals as [count, type] groups. */
-  locals: [number, number][];
-  body: number[];
-}
+import {
+  ADD,
+  ADD_F,
+  ADD_F64,
+  ADD_F64X2,
+  AND,
+  assemble,
+  BLOCK,
+  br,
+  brIf,
+  DIV_F64X2,
+  END,
+  F64,
+  type Func,
+  GE_F,
+  GE_U,
+  GT_F,
+  GT_S,
+  GT_U,
+  get,
+  I32,
+  IF,
+  i32,
+  LE_S,
+  LOOP,
+  LT_S,
+  LT_U,
+  lane,
+  load8,
+  load32,
+  loadF64,
+  loadV128,
+  MEMORY_COPY,
+  MUL,
+  MUL_F64X2,
+  pairOf,
+  replaceLane,
+  SELECT,
+  SHL,
+  SPLAT_F64X2,
+  SUB,
+  SUB_F,
+  SUB_F64X2,
+  set,
+  store32,
+  storeF64,
+  storeV128,
+  tee,
+  uleb,
+  V128,
+} from "./wasm-encoding.js";
 
 /**
  * A histogram kernel. `packed` selects one f64 per row (else a v128 (grad, hess) pair);
@@ -1058,31 +1016,8 @@ const EXPORTS: [keyof KernelExports, () => Func][] = [
 
 /** The module's bytes, importing memory `env.memory` (shared or not, as it will be given). */
 export function moduleBytes(shared: boolean): Uint8Array {
-  const funcs = EXPORTS.map(([, make]) => make());
-  const types = funcs.map((f) => [
-    0x60,
-    ...vector((typeof f.params === "number" ? Array.from({ length: f.params }, () => I32) : f.params).map((t) => [t])),
-    ...vector(Array.from({ length: f.results }, () => [I32])),
-  ]);
-  // A shared memory must declare a maximum; 65536 pages is the whole 32-bit space.
-  const limits = shared ? [0x03, 1, ...uleb(65536)] : [0x00, 1];
-  const codes = funcs.map((f) => {
-    const body = [...vector(f.locals.map(([n, t]) => [...uleb(n), t])), ...f.body, ...END];
-    return [...uleb(body.length), ...body];
-  });
-  return new Uint8Array([
-    0x00,
-    0x61,
-    0x73,
-    0x6d,
-    0x01,
-    0x00,
-    0x00,
-    0x00,
-    ...section(1, vector(types)),
-    ...section(2, vector([[...name("env"), ...name("memory"), 0x02, ...limits]])),
-    ...section(3, vector(funcs.map((_, i) => uleb(i)))),
-    ...section(7, vector(EXPORTS.map(([n], i) => [...name(n), 0x00, ...uleb(i)]))),
-    ...section(10, vector(codes)),
-  ]);
+  return assemble(
+    EXPORTS.map(([n, make]) => [n, make()] as const),
+    shared,
+  );
 }

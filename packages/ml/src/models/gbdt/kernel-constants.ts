@@ -28,3 +28,6 @@ export const ROUND = 6755399441055744;
 export const EXP_LIMIT = 708;
 /** Hessians are kept at least this large (as objectives.ts). */
 export const MIN_HESS = 1e-16;
+
+/** Bytes per feature in the feature table of the binning kernel `binRows`. */
+export const BIN_SPEC_BYTES = 32;

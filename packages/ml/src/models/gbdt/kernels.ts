@@ -9,7 +9,8 @@
  *
  * This module imports only its constants and bytes: the histogram workers load it too.
  */
-import { KERNEL_MODULES } from "./kernel-bytes.js";
+import type { BinningExports } from "./binning-assembly.js";
+import { BINNING_MODULE, KERNEL_MODULES } from "./kernel-bytes.js";
 import {
   EXP_LIMIT,
   INV_LN2,
@@ -183,6 +184,24 @@ function kernelModule(shared: boolean): object | null {
     modules.set(shared, m);
   }
   return modules.get(shared)!;
+}
+
+let binningModule: object | null | undefined;
+
+/**
+ * The binning kernels (binning-assembly.ts) over an unshared `memory`, or null where
+ * they cannot run (binning then takes its JavaScript path).
+ */
+export function instantiateBinning(memory: KernelMemory): BinningExports | null {
+  if (binningModule === undefined) {
+    try {
+      binningModule = wasm ? new wasm.Module(Buffer.from(BINNING_MODULE, "base64")) : null;
+    } catch {
+      binningModule = null;
+    }
+  }
+  if (!binningModule || !wasm) return null;
+  return new wasm.Instance(binningModule, { env: { memory } }).exports as BinningExports;
 }
 
 /** Whether the wasm kernels can run here. */
