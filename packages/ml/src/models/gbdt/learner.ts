@@ -520,7 +520,6 @@ export class TreeLearner {
       tree.value[q] = leafWeight(nodes.g[i]!, nodes.h[i]!, p) * p.learningRate;
       tree.cover[q] = nodes.h[i]!;
       tree.missing[q] = MissingKind.NaN;
-      this.tables.set(nodes.tables.subarray(i * BIN_STRIDE, (i + 1) * BIN_STRIDE), q * BIN_STRIDE);
       if (nodes.left[i] === -1) {
         this.leafNode[numLeaves] = q;
         this.leafStart[numLeaves] = nodes.start[i]!;
@@ -551,14 +550,38 @@ export class TreeLearner {
         tree.threshold[q] = bin <= fb.cuts.length ? fb.cuts[bin - 1]! : MAX_FLOAT32;
       }
     }
+    this.tablesFilled = false;
+    const learner = this;
     return {
       tree,
       numLeaves,
       leafNode: this.leafNode,
       leafStart: this.leafStart,
       leafEnd: this.leafEnd,
-      tables: this.tables,
+      get tables() {
+        return learner.routingTables();
+      },
     };
+  }
+
+  /** Whether `tables` holds the routing of the last grown tree. */
+  private tablesFilled = false;
+
+  /**
+   * The last grown tree's routing tables in breadth-first order, copied when first asked
+   * for: only row sampling and validation read them, and copying 256 bytes per node
+   * every tree cost a small table's training a few percent.
+   */
+  private routingTables(): Uint8Array {
+    if (this.tablesFilled) return this.tables;
+    const { nodes, order, tables } = this;
+    for (let q = 0; q < nodes.n; q++) {
+      const i = order[q]!;
+      if (nodes.left[i] === -1) continue;
+      tables.set(nodes.tables.subarray(i * BIN_STRIDE, (i + 1) * BIN_STRIDE), q * BIN_STRIDE);
+    }
+    this.tablesFilled = true;
+    return tables;
   }
 }
 
