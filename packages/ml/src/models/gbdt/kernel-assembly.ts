@@ -23,6 +23,7 @@ import {
   SMALL_BINS,
 } from "./kernel-constants.js";
 import type { KernelExports } from "./kernels.js";
+import { categoryScanKernel } from "./split-scan-assembly.js";
 import {
   ADD,
   ADD_F,
@@ -1016,6 +1017,7 @@ const EXPORTS: [keyof KernelExports, () => Func][] = [
   ["logistic", logisticKernel],
   ["add", () => combineKernel(ADD_F64X2)],
   ["squared", squaredKernel],
+  ["scanCategorical", categoryScanKernel],
 ];
 
 /** The module's bytes, importing memory `env.memory` (shared or not, as it will be given). */

@@ -31,3 +31,13 @@ export const MIN_HESS = 1e-16;
 
 /** Bytes per feature in the feature table of the binning kernel `binRows`. */
 export const BIN_SPEC_BYTES = 32;
+
+/**
+ * Byte layout of a thread's split-scan output region: the numeric scan writes the gain
+ * and missing-left; the categorical scan also the range sent left and the category order
+ * (i32 per category), using the ratios (f64 per bin) as scratch.
+ */
+export const CATEGORY_SCAN = { GAIN: 0, MISS_LEFT: 8, FROM: 12, TO: 16, ORDER: 32, RATIO: 32 + 256 * 4 } as const;
+
+/** Bytes of a thread's split-scan output region (see CATEGORY_SCAN). */
+export const SCAN_OUT_BYTES = CATEGORY_SCAN.RATIO + 256 * 8;

@@ -2,8 +2,16 @@ import { describe, expect, it, onTestFinished } from "vitest";
 import { Rng } from "../../datasets/rng.js";
 import type { TreeEnsemble } from "../ensemble/types.js";
 import { kernelSettings, threadSettings } from "./builder.js";
-import { buildHistogram, buildPackedHistogram, combineHistograms, partitionRows } from "./histogram.js";
+import {
+  buildHistogram,
+  buildPackedHistogram,
+  combineHistograms,
+  HIST_FEATURE_STRIDE,
+  partitionRows,
+} from "./histogram.js";
+import { SCAN_OUT_BYTES } from "./kernel-constants.js";
 import { instantiateKernels, KernelArena, logisticGradients, squaredGradients } from "./kernels.js";
+import { SplitFinder, SplitInfo, type SplitParams } from "./split.js";
 import { binaryTable, categoricalTable, regressionTable } from "./test-data.js";
 import { trainGbdt } from "./train.js";
 
@@ -233,5 +241,90 @@ describe("logistic gradients", () => {
       expect(js[2 * r]).toBeCloseTo((p - y[r]!) * w[r]!, 14);
       expect(js[2 * r + 1]).toBeCloseTo(Math.max(p * (1 - p), 1e-16) * w[r]!, 14);
     }
+  });
+});
+
+describe("categorical split scan", () => {
+  it("finds the partition the JavaScript search finds, bit for bit", () => {
+    const rng = new Rng(21);
+    const a = new KernelArena();
+    const histAt = a.alloc(2 * HIST_FEATURE_STRIDE * 8);
+    const outAt = a.alloc(SCAN_OUT_BYTES);
+    const mem = a.create(false)!;
+    const k = instantiateKernels(mem, false);
+    const hist = new Float64Array(mem.buffer, histAt, 2 * HIST_FEATURE_STRIDE);
+    const scan = {
+      kernels: k,
+      buffer: mem.buffer,
+      out: outAt,
+      gain: new Float64Array(mem.buffer, outAt, 2),
+      missLeft: new Int32Array(mem.buffer, outAt + 8, 1),
+    };
+    const numeric = { categorical: false, cuts: new Float64Array(0), codes: new Int32Array(0), numValueBins: 1 };
+    let checked = 0;
+    let found = 0;
+    let sorted = 0;
+    for (let trial = 0; trial < 3000; trial++) {
+      const nb = rng.int(1, 60);
+      const layout = {
+        features: [
+          numeric,
+          {
+            categorical: true,
+            cuts: new Float64Array(0),
+            codes: Int32Array.from({ length: nb }, (_, i) => i),
+            numValueBins: nb,
+          },
+        ],
+      };
+      const p: SplitParams = {
+        lambda: [0, 1, 3.5][rng.int(0, 2)]!,
+        alpha: 0,
+        minChildWeight: [0, 1, 20][rng.int(0, 2)]!,
+        minSplitGain: rng.next() < 0.2 ? rng.next() * 5 : 0,
+        maxDeltaStep: 0,
+        maxCatToOnehot: [1, 4, 8][rng.int(0, 2)]!,
+        catSmooth: [0, 10][rng.int(0, 1)]!,
+        catL2: [0, 10][rng.int(0, 1)]!,
+        maxCatThreshold: [2, 32][rng.int(0, 1)]!,
+      };
+      hist.fill(0);
+      const off = HIST_FEATURE_STRIDE;
+      let G = 0;
+      let H = 0;
+      for (let b = 0; b <= nb; b++) {
+        const u = rng.next();
+        // Empty bins, subtraction residue, ties in the gradient ratio, and ordinary bins.
+        const h = u < 0.2 ? 0 : u < 0.3 ? 1e-17 : u < 0.4 ? 4 : rng.next() * 50;
+        const g = u < 0.3 ? 0 : u < 0.4 ? -2 : (rng.next() - 0.45) * h;
+        if (b === 0 && rng.next() < 0.5) continue;
+        hist[off + 2 * b] = g;
+        hist[off + 2 * b + 1] = h;
+        G += g;
+        H += h;
+      }
+      // A previous feature's best, which the categorical split has to beat.
+      const prior = rng.next() < 0.3 ? rng.next() * 10 : Number.NEGATIVE_INFINITY;
+      const run = (withScan: boolean) => {
+        const finder = new SplitFinder(layout, p);
+        finder.setScan(withScan ? scan : null);
+        const out = new SplitInfo();
+        out.gain = prior;
+        finder.find(hist, G, H, Int32Array.of(1), 1, out);
+        return { ...out, goLeft: Array.from(out.goLeft) };
+      };
+      const js = run(false);
+      const wasm = run(true);
+      expect(wasm).toEqual(js);
+      checked++;
+      if (js.feature === 1) {
+        found++;
+        if (js.goLeft.slice(1, nb + 1).filter((x) => x === 1).length > 1) sorted++;
+      }
+    }
+    // Both searches were exercised: one-vs-rest and prefixes of the sorted order.
+    expect(checked).toBe(3000);
+    expect(found).toBeGreaterThan(1000);
+    expect(sorted).toBeGreaterThan(200);
   });
 });

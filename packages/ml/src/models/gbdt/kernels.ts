@@ -118,6 +118,26 @@ export interface KernelExports {
     bestGain: number,
     out: number,
   ): number;
+  /**
+   * The categorical partition search of split.ts for one feature of an exact histogram (no
+   * L1 penalty, no step cap; see split-scan-assembly.ts): 1 when a partition beats
+   * `bestGain`, its result at `out` laid out as CATEGORY_SCAN.
+   */
+  scanCategorical(
+    hist: number,
+    nb: number,
+    G: number,
+    H: number,
+    lambda: number,
+    catL2: number,
+    catSmooth: number,
+    minChild: number,
+    empty: number,
+    bestGain: number,
+    oneHotMax: number,
+    maxCatThreshold: number,
+    out: number,
+  ): number;
 }
 
 type SmallKernel = (hist: number, col: number, lo: number, gh: number, idx: number, start: number, end: number) => void;

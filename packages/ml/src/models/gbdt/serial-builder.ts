@@ -3,6 +3,7 @@
  * imports neither `@quintet/core` nor `node:worker_threads`, so workers can load it
  * (see worker-imports.test.ts) to grow whole subtrees with a builder of their own.
  */
+
 import type { BinnedMatrix } from "./bins.js";
 import {
   BLOCK_SLOTS,
@@ -14,6 +15,7 @@ import {
   PACKED_FEATURE_STRIDE,
   partitionRows,
 } from "./histogram.js";
+import { SCAN_OUT_BYTES } from "./kernel-constants.js";
 import {
   buildChunk,
   type ChunkContext,
@@ -240,12 +242,12 @@ export class SerialBuilder implements HistogramBuilder {
         goLeft: a.alloc(256),
         bins: a.alloc(rows * cols),
         colBins: a.alloc(hasColumns ? rows * cols : 0),
-        // The wasm split scan's output, 16 bytes for each thread (see WorkerInit.scanOut).
-        scanOut: a.alloc(16 * (MAX_SCAN_CHUNKS + 1)),
+        // The wasm split scans' output and scratch, a region for each thread (see WorkerInit.scanOut).
+        scanOut: a.alloc(SCAN_OUT_BYTES * (MAX_SCAN_CHUNKS + 1)),
         locals: Array.from({ length: locals }, () => ({
           pool: a.alloc(poolBytes),
           goLeft: a.alloc(256),
-          scanOut: a.alloc(16),
+          scanOut: a.alloc(SCAN_OUT_BYTES),
           feats: a.alloc(cols * 4),
         })),
       };

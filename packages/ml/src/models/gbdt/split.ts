@@ -1,12 +1,16 @@
 import { BIN_STRIDE, type BinLayout, MISSING_BIN } from "./bins.js";
 import { HIST_FEATURE_STRIDE, PACK, PACKED_FEATURE_STRIDE } from "./histogram.js";
+import { CATEGORY_SCAN } from "./kernel-constants.js";
 import type { KernelExports } from "./kernels.js";
 
-/** The wasm threshold scan, for histograms that live in the kernels' memory `buffer`. */
+/** The wasm split scans, for histograms that live in the kernels' memory `buffer`. */
 export interface NumericScan {
   kernels: KernelExports;
   buffer: ArrayBufferLike;
-  /** Byte offset of the scan's result: the gain (f64), then missing-left (i32). */
+  /**
+   * Byte offset of the scans' output region, SCAN_OUT_BYTES long (see CATEGORY_SCAN):
+   * the gain (f64), then missing-left (i32), and the categorical scan's range and order.
+   */
   out: number;
   /** The result's gain (index 0); the two doubles at `out` as the builder also uses them. */
   gain: Float64Array;
@@ -135,7 +139,13 @@ export class SplitFinder {
   /** Scans numeric features of histograms in `scan.buffer` with the wasm kernel. */
   setScan(scan: NumericScan | null): void {
     this.scan = scan;
+    this.scanRange = scan ? new Int32Array(scan.buffer, scan.out + CATEGORY_SCAN.FROM, 2) : null;
+    this.scanOrder = scan ? new Int32Array(scan.buffer, scan.out + CATEGORY_SCAN.ORDER, 256) : null;
   }
+
+  /** Views of the categorical scan's output: the range sent left, and the category order. */
+  private scanRange: Int32Array | null = null;
+  private scanOrder: Int32Array | null = null;
 
   /** Histograms of the next tree are packed with these scales (or exact when `packed` is false). */
   setEncoding(packed: boolean, gScale: number, hScale: number): void {
@@ -336,6 +346,45 @@ export class SplitFinder {
     const gm = hist[off]!;
     const hm = hist[off + 1]!;
     const hasMissing = hm > empty;
+    const scan = this.scan;
+    if (p.alpha === 0 && p.maxDeltaStep === 0 && scan !== null && hist.buffer === scan.buffer) {
+      const best = Math.max(out.gain, p.minSplitGain);
+      const ptr = hist.byteOffset + off * 8;
+      const k = scan.kernels;
+      const found = k.scanCategorical(
+        ptr,
+        nb,
+        G,
+        H,
+        p.lambda,
+        p.catL2,
+        p.catSmooth,
+        minChild,
+        empty,
+        best,
+        p.maxCatToOnehot,
+        p.maxCatThreshold,
+        scan.out,
+      );
+      if (found === 1) {
+        const range = this.scanRange!;
+        this.takeCategorical(
+          hist,
+          off,
+          f,
+          G,
+          H,
+          this.scanOrder!,
+          range[0]!,
+          range[1]!,
+          scan.missLeft[0] === 1,
+          scan.gain[0]!,
+          hasMissing,
+          out,
+        );
+      }
+      return;
+    }
     const order = this.order;
     const ratio = this.ratio;
     let used = 0;
@@ -402,11 +451,27 @@ export class SplitFinder {
         this.consider(cg, ch, k, used - 1);
       }
     }
-    const bestFrom = c.from;
-    const bestTo = c.to;
-    const bestMissLeft = c.missLeft;
-    const bestGain = c.gain;
-    if (bestFrom < 0) return;
+    if (c.from < 0) return;
+    this.takeCategorical(hist, off, f, G, H, order, c.from, c.to, c.missLeft, c.gain, hasMissing, out);
+  }
+
+  /** Writes the categorical split "categories order[from..to] left" into `out`. */
+  private takeCategorical(
+    hist: Float64Array,
+    off: number,
+    f: number,
+    G: number,
+    H: number,
+    order: Int32Array,
+    bestFrom: number,
+    bestTo: number,
+    bestMissLeft: boolean,
+    bestGain: number,
+    hasMissing: boolean,
+    out: SplitInfo,
+  ): void {
+    const gm = hist[off]!;
+    const hm = hist[off + 1]!;
     const t = out.goLeft;
     t.fill(0);
     let gl = 0;

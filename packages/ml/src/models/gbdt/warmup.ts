@@ -5,8 +5,10 @@
  * histograms in the baseline wasm tier) holds the main thread back for the first part of
  * training. Run while the main thread bins the data; about 20 ms.
  */
+
 import type { BinLayout } from "./bins.js";
 import { HIST_FEATURE_STRIDE } from "./histogram.js";
+import { SCAN_OUT_BYTES } from "./kernel-constants.js";
 import { instantiateKernels, KernelArena, type KernelExports } from "./kernels.js";
 import { SplitFinder, SplitInfo } from "./split.js";
 
@@ -23,7 +25,7 @@ export function warmUpWorker(): void {
   const layout: BinLayout = { features: [numeric, numeric, categorical, categorical] };
   const a = new KernelArena();
   const histAt = a.alloc(4 * HIST_FEATURE_STRIDE * 8);
-  const outAt = a.alloc(16);
+  const outAt = a.alloc(SCAN_OUT_BYTES);
   const binsAt = a.alloc(ROWS * 4);
   const ghAt = a.alloc((ROWS + 1) * 16);
   const idxAt = a.alloc(ROWS * 4);

@@ -156,3 +156,7 @@ export const MEMORY_FILL = [0xfc, 11, 0];
 export const loadF32 = (offset = 0) => [0x2a, 2, ...uleb(offset)];
 export const store8 = (offset = 0) => [0x3a, 0, ...uleb(offset)];
 export const f64 = (v: number) => [0x44, ...new Uint8Array(new Float64Array([v]).buffer)];
+export const MUL_F = [0xa2];
+export const DIV_F = [0xa3];
+export const LE_F = [0x65];
+export const GE_S = [0x4e];
