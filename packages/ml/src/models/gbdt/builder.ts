@@ -5,7 +5,7 @@ import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { QuintetError } from "@quintet/core";
 import type { BinnedMatrix } from "./binning.js";
-import { SCAN_OUT_BYTES } from "./kernel-constants.js";
+import { scanRegionBytes } from "./kernel-constants.js";
 import { type GrowParams, subtreePlan } from "./learner.js";
 import {
   blockChunk,
@@ -111,7 +111,7 @@ class ThreadedBuilder extends SerialBuilder {
         scanF64: this.scanF64.buffer as SharedArrayBuffer,
         scanFeats: this.scanFeats.buffer as SharedArrayBuffer,
         results: this.results.buffer,
-        scanOut: this.at ? this.at.scanOut + SCAN_OUT_BYTES * (w + 1) : 0,
+        scanOut: this.at ? this.at.scanOut + scanRegionBytes(data.cols) * (w + 1) : 0,
         ...(this.subtrees && plan
           ? {
               subtrees: {

@@ -23,7 +23,7 @@ import {
   SMALL_BINS,
 } from "./kernel-constants.js";
 import type { KernelExports } from "./kernels.js";
-import { categoryScanKernel } from "./split-scan-assembly.js";
+import { categoryScanKernel, nodeScanKernel } from "./split-scan-assembly.js";
 import {
   ADD,
   ADD_F,
@@ -1018,7 +1018,13 @@ const EXPORTS: [keyof KernelExports, () => Func][] = [
   ["add", () => combineKernel(ADD_F64X2)],
   ["squared", squaredKernel],
   ["scanCategorical", categoryScanKernel],
+  ["scanNode", () => nodeScanKernel(exportIndex("scanNumeric"), exportIndex("scanCategorical"))],
 ];
+
+/** The function index of an export (functions are numbered in export order). */
+function exportIndex(name: keyof KernelExports): number {
+  return EXPORTS.findIndex(([n]) => n === name);
+}
 
 /** The module's bytes, importing memory `env.memory` (shared or not, as it will be given). */
 export function moduleBytes(shared: boolean): Uint8Array {

@@ -33,11 +33,34 @@ export const MIN_HESS = 1e-16;
 export const BIN_SPEC_BYTES = 32;
 
 /**
- * Byte layout of a thread's split-scan output region: the numeric scan writes the gain
- * and missing-left; the categorical scan also the range sent left and the category order
- * (i32 per category), using the ratios (f64 per bin) as scratch.
+ * Byte layout of a thread's split-scan region. The numeric scan writes the gain and
+ * missing-left; the categorical scan also the range of its order sent left, the order
+ * (i32 per category) and the ratios (f64 per bin, scratch); the node scan keeps the
+ * winner of all features in the NODE_ fields (its categorical order in BEST_ORDER), and
+ * reads the node's feature list from FEATS and each feature's bins from the table after
+ * it (see {@link scanRegionBytes}).
  */
-export const CATEGORY_SCAN = { GAIN: 0, MISS_LEFT: 8, FROM: 12, TO: 16, ORDER: 32, RATIO: 32 + 256 * 4 } as const;
+export const SCAN = {
+  GAIN: 0,
+  MISS_LEFT: 8,
+  FROM: 12,
+  TO: 16,
+  NODE_GAIN: 24,
+  NODE_INDEX: 32,
+  NODE_BIN: 36,
+  NODE_MISS_LEFT: 40,
+  NODE_FROM: 44,
+  NODE_TO: 48,
+  ORDER: 64,
+  RATIO: 64 + 256 * 4,
+  BEST_ORDER: 64 + 256 * 4 + 256 * 8,
+  FEATS: 64 + 256 * 4 + 256 * 8 + 256 * 4,
+} as const;
 
-/** Bytes of a thread's split-scan output region (see CATEGORY_SCAN). */
-export const SCAN_OUT_BYTES = CATEGORY_SCAN.RATIO + 256 * 8;
+/**
+ * Bytes of a thread's split-scan region for `cols` features: the fixed part, the node's
+ * feature list, then per feature `numValueBins | categorical << 16` (i32 each).
+ */
+export function scanRegionBytes(cols: number): number {
+  return SCAN.FEATS + 8 * Math.max(1, cols);
+}

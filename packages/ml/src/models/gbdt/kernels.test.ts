@@ -9,7 +9,7 @@ import {
   HIST_FEATURE_STRIDE,
   partitionRows,
 } from "./histogram.js";
-import { SCAN_OUT_BYTES } from "./kernel-constants.js";
+import { scanRegionBytes } from "./kernel-constants.js";
 import { instantiateKernels, KernelArena, logisticGradients, squaredGradients } from "./kernels.js";
 import { SplitFinder, SplitInfo, type SplitParams } from "./split.js";
 import { binaryTable, categoricalTable, regressionTable } from "./test-data.js";
@@ -244,15 +244,15 @@ describe("logistic gradients", () => {
   });
 });
 
-describe("categorical split scan", () => {
-  it("finds the partition the JavaScript search finds, bit for bit", () => {
+describe("split scans", () => {
+  it("find the split the JavaScript search finds, bit for bit, numeric and categorical features mixed", () => {
     const rng = new Rng(21);
     const a = new KernelArena();
-    const histAt = a.alloc(2 * HIST_FEATURE_STRIDE * 8);
-    const outAt = a.alloc(SCAN_OUT_BYTES);
+    const histAt = a.alloc(3 * HIST_FEATURE_STRIDE * 8);
+    const outAt = a.alloc(scanRegionBytes(3));
     const mem = a.create(false)!;
     const k = instantiateKernels(mem, false);
-    const hist = new Float64Array(mem.buffer, histAt, 2 * HIST_FEATURE_STRIDE);
+    const hist = new Float64Array(mem.buffer, histAt, 3 * HIST_FEATURE_STRIDE);
     const scan = {
       kernels: k,
       buffer: mem.buffer,
@@ -260,23 +260,18 @@ describe("categorical split scan", () => {
       gain: new Float64Array(mem.buffer, outAt, 2),
       missLeft: new Int32Array(mem.buffer, outAt + 8, 1),
     };
-    const numeric = { categorical: false, cuts: new Float64Array(0), codes: new Int32Array(0), numValueBins: 1 };
     let checked = 0;
     let found = 0;
     let sorted = 0;
+    let numericWins = 0;
     for (let trial = 0; trial < 3000; trial++) {
       const nb = rng.int(1, 60);
-      const layout = {
-        features: [
-          numeric,
-          {
-            categorical: true,
-            cuts: new Float64Array(0),
-            codes: Int32Array.from({ length: nb }, (_, i) => i),
-            numValueBins: nb,
-          },
-        ],
+      const numeric = () => {
+        const bins = rng.int(1, 255);
+        return { categorical: false, cuts: new Float64Array(bins - 1), codes: new Int32Array(0), numValueBins: bins };
       };
+      const categories = { categorical: true, cuts: new Float64Array(0), codes: new Int32Array(nb), numValueBins: nb };
+      const layout = { features: [numeric(), categories, numeric()] };
       const p: SplitParams = {
         lambda: [0, 1, 3.5][rng.int(0, 2)]!,
         alpha: 0,
@@ -289,20 +284,30 @@ describe("categorical split scan", () => {
         maxCatThreshold: [2, 32][rng.int(0, 1)]!,
       };
       hist.fill(0);
-      const off = HIST_FEATURE_STRIDE;
-      let G = 0;
-      let H = 0;
-      for (let b = 0; b <= nb; b++) {
-        const u = rng.next();
-        // Empty bins, subtraction residue, ties in the gradient ratio, and ordinary bins.
-        const h = u < 0.2 ? 0 : u < 0.3 ? 1e-17 : u < 0.4 ? 4 : rng.next() * 50;
-        const g = u < 0.3 ? 0 : u < 0.4 ? -2 : (rng.next() - 0.45) * h;
-        if (b === 0 && rng.next() < 0.5) continue;
-        hist[off + 2 * b] = g;
-        hist[off + 2 * b + 1] = h;
-        G += g;
-        H += h;
-      }
+      // Empty bins, subtraction residue, ties in the gradient ratio, and ordinary bins; the
+      // node's totals from the categorical feature, the numeric ones scaled to about match.
+      const fill = (f: number, nbf: number, scale: number) => {
+        let G = 0;
+        let H = 0;
+        const missing = rng.next() < 0.5;
+        for (let b = missing ? 0 : 1; b <= nbf; b++) {
+          const u = rng.next();
+          const h = (u < 0.2 ? 0 : u < 0.3 ? 1e-17 : u < 0.4 ? 4 : rng.next() * 50) * scale;
+          const g = u < 0.3 ? 0 : u < 0.4 ? -2 * scale : (rng.next() - 0.45) * h;
+          hist[f * HIST_FEATURE_STRIDE + 2 * b] = g;
+          hist[f * HIST_FEATURE_STRIDE + 2 * b + 1] = h;
+          G += g;
+          H += h;
+        }
+        return { G, H };
+      };
+      const { G, H } = fill(1, nb, 1);
+      fill(0, layout.features[0]!.numValueBins, nb / layout.features[0]!.numValueBins);
+      fill(2, layout.features[2]!.numValueBins, nb / layout.features[2]!.numValueBins);
+      const features = [Int32Array.of(0, 1, 2), Int32Array.of(1), Int32Array.of(2, 1), Int32Array.of(1, 0, 2, 2)][
+        rng.int(0, 3)
+      ]!;
+      const count = Math.min(features.length, 3);
       // A previous feature's best, which the categorical split has to beat.
       const prior = rng.next() < 0.3 ? rng.next() * 10 : Number.NEGATIVE_INFINITY;
       const run = (withScan: boolean) => {
@@ -310,7 +315,7 @@ describe("categorical split scan", () => {
         finder.setScan(withScan ? scan : null);
         const out = new SplitInfo();
         out.gain = prior;
-        finder.find(hist, G, H, Int32Array.of(1), 1, out);
+        finder.find(hist, G, H, features, count, out);
         return { ...out, goLeft: Array.from(out.goLeft) };
       };
       const js = run(false);
@@ -320,11 +325,12 @@ describe("categorical split scan", () => {
       if (js.feature === 1) {
         found++;
         if (js.goLeft.slice(1, nb + 1).filter((x) => x === 1).length > 1) sorted++;
-      }
+      } else if (js.feature >= 0) numericWins++;
     }
     // Both searches were exercised: one-vs-rest and prefixes of the sorted order.
     expect(checked).toBe(3000);
-    expect(found).toBeGreaterThan(1000);
-    expect(sorted).toBeGreaterThan(200);
+    expect(found).toBeGreaterThan(500);
+    expect(sorted).toBeGreaterThan(100);
+    expect(numericWins).toBeGreaterThan(500);
   });
 });

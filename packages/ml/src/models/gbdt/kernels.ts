@@ -121,7 +121,7 @@ export interface KernelExports {
   /**
    * The categorical partition search of split.ts for one feature of an exact histogram (no
    * L1 penalty, no step cap; see split-scan-assembly.ts): 1 when a partition beats
-   * `bestGain`, its result at `out` laid out as CATEGORY_SCAN.
+   * `bestGain`, its result at `out` laid out as SCAN.
    */
   scanCategorical(
     hist: number,
@@ -137,6 +137,29 @@ export interface KernelExports {
     oneHotMax: number,
     maxCatThreshold: number,
     out: number,
+  ): number;
+  /**
+   * `SplitFinder.find` over the node's features listed at `out + SCAN.FEATS` (`count` of
+   * them), numeric and categorical, with the scans above; returns the winner's position
+   * in the list or -1 (its result in the SCAN.NODE_ fields). `info` holds per feature
+   * `numValueBins | categorical << 16`.
+   */
+  scanNode(
+    hist: number,
+    count: number,
+    G: number,
+    H: number,
+    lambda: number,
+    catL2: number,
+    catSmooth: number,
+    minChild: number,
+    empty: number,
+    parentScore: number,
+    best: number,
+    oneHotMax: number,
+    maxCatThreshold: number,
+    out: number,
+    info: number,
   ): number;
 }
 

@@ -15,7 +15,7 @@ import {
   PACKED_FEATURE_STRIDE,
   partitionRows,
 } from "./histogram.js";
-import { SCAN_OUT_BYTES } from "./kernel-constants.js";
+import { scanRegionBytes } from "./kernel-constants.js";
 import {
   buildChunk,
   type ChunkContext,
@@ -243,11 +243,11 @@ export class SerialBuilder implements HistogramBuilder {
         bins: a.alloc(rows * cols),
         colBins: a.alloc(hasColumns ? rows * cols : 0),
         // The wasm split scans' output and scratch, a region for each thread (see WorkerInit.scanOut).
-        scanOut: a.alloc(SCAN_OUT_BYTES * (MAX_SCAN_CHUNKS + 1)),
+        scanOut: a.alloc(scanRegionBytes(cols) * (MAX_SCAN_CHUNKS + 1)),
         locals: Array.from({ length: locals }, () => ({
           pool: a.alloc(poolBytes),
           goLeft: a.alloc(256),
-          scanOut: a.alloc(SCAN_OUT_BYTES),
+          scanOut: a.alloc(scanRegionBytes(cols)),
           feats: a.alloc(cols * 4),
         })),
       };

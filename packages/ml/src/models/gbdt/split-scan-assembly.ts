@@ -3,7 +3,11 @@
  * among its exports): `SplitFinder.findCategorical` in split.ts for the common case (no L1
  * penalty, no step cap), operation for operation, in scalar f64.
  */
-import { CATEGORY_SCAN } from "./kernel-constants.js";
+import { EXACT_FEATURE_BYTES, SCAN } from "./kernel-constants.js";
+
+/** Histogram bytes per feature, as a shift. */
+const EXACT_FEATURE_BYTES_LOG2 = Math.log2(EXACT_FEATURE_BYTES);
+
 import {
   ADD,
   ADD_F,
@@ -11,6 +15,7 @@ import {
   BLOCK,
   br,
   brIf,
+  call,
   DIV_F,
   ELSE,
   END,
@@ -33,10 +38,12 @@ import {
   LT_S,
   load32,
   loadF64,
+  MEMORY_COPY,
   MUL_F,
   OR,
   SELECT,
   SHL,
+  SHR_U,
   SUB,
   SUB_F,
   set,
@@ -51,7 +58,7 @@ import {
  * feature's (grad, hess) pairs; bins 1..nb are its categories. Finds the best partition
  * with gain above `best` as findCategorical does (one-vs-rest up to `oneHotMax` categories
  * present, else prefixes of the categories sorted by grad / (hess + catSmooth) from both
- * ends, at most `maxCatThreshold` long), and writes at `out` (see CATEGORY_SCAN) its gain,
+ * ends, at most `maxCatThreshold` long), and writes at `out` (see SCAN) its gain,
  * whether missing rows go left, the range `order[from..to]` sent left, and the order.
  */
 export function categoryScanKernel(): Func {
@@ -184,11 +191,11 @@ export function categoryScanKernel(): Func {
   const binOfK = [...orderAt(get(K)), ...load32(), ...set(B)];
   const body = [
     ...get(OUT),
-    ...i32(CATEGORY_SCAN.ORDER),
+    ...i32(SCAN.ORDER),
     ...ADD,
     ...set(ORDER),
     ...get(OUT),
-    ...i32(CATEGORY_SCAN.RATIO),
+    ...i32(SCAN.RATIO),
     ...ADD,
     ...set(RATIO),
     ...get(HIST),
@@ -467,16 +474,16 @@ export function categoryScanKernel(): Func {
     ...END,
     ...get(OUT),
     ...get(BEST),
-    ...storeF64(CATEGORY_SCAN.GAIN),
+    ...storeF64(SCAN.GAIN),
     ...get(OUT),
     ...get(MISS_L),
-    ...store32(CATEGORY_SCAN.MISS_LEFT),
+    ...store32(SCAN.MISS_LEFT),
     ...get(OUT),
     ...get(FROM),
-    ...store32(CATEGORY_SCAN.FROM),
+    ...store32(SCAN.FROM),
     ...get(OUT),
     ...get(TO),
-    ...store32(CATEGORY_SCAN.TO),
+    ...store32(SCAN.TO),
     ...get(FROM),
     ...i32(0),
     ...GE_S,
@@ -487,6 +494,164 @@ export function categoryScanKernel(): Func {
     locals: [
       [16, I32],
       [15, F64],
+    ],
+    body,
+  };
+}
+
+/**
+ * scanNode(hist, count, G, H, lambda, catL2, catSmooth, minChild, empty, parentScore,
+ * best, oneHotMax, maxCatThreshold, out, info) -> index: `SplitFinder.find` over the
+ * features `out.FEATS[0..count)` of one node's exact histogram at `hist` (4096 bytes a
+ * feature), calling the numeric and categorical scans (function indices `numeric`,
+ * `categorical` in the module) in feature order with the running best gain, as find
+ * does. Returns the position in the list of the winning feature, or -1, and leaves its
+ * result in the NODE_ fields of `out` (a categorical winner's order in BEST_ORDER). `info`
+ * holds per feature `numValueBins | categorical << 16`.
+ */
+export function nodeScanKernel(numeric: number, categorical: number): Func {
+  const HIST = 0;
+  const COUNT = 1;
+  const G = 2;
+  const H = 3;
+  const LAMBDA = 4;
+  const CAT_L2 = 5;
+  const CAT_SMOOTH = 6;
+  const MIN_CHILD = 7;
+  const EMPTY = 8;
+  const PARENT = 9;
+  const BEST_IN = 10;
+  const ONE_HOT_MAX = 11;
+  const MAX_CAT = 12;
+  const OUT = 13;
+  const INFO = 14;
+  // i32 locals
+  const I = 15;
+  const F = 16;
+  const INF = 17;
+  const PTR = 18;
+  const WIN = 19;
+  const BIN = 20;
+  // f64 locals
+  const BEST = 21;
+  const nb = [...get(INF), ...i32(0xffff), ...AND];
+  const outField = (offset: number, value: number[]) => [...get(OUT), ...value, ...store32(offset)];
+  const body = [
+    ...i32(-1),
+    ...set(WIN),
+    ...get(BEST_IN),
+    ...set(BEST),
+    ...BLOCK,
+    ...get(COUNT),
+    ...i32(0),
+    ...LE_S,
+    ...brIf(0),
+    ...LOOP,
+    ...get(OUT),
+    ...get(I),
+    ...i32(2),
+    ...SHL,
+    ...ADD,
+    ...load32(SCAN.FEATS),
+    ...tee(F),
+    ...i32(2),
+    ...SHL,
+    ...get(INFO),
+    ...ADD,
+    ...load32(),
+    ...set(INF),
+    ...get(HIST),
+    ...get(F),
+    ...i32(EXACT_FEATURE_BYTES_LOG2),
+    ...SHL,
+    ...ADD,
+    ...set(PTR),
+    ...get(INF),
+    ...i32(16),
+    ...SHR_U,
+    ...IF,
+    ...get(PTR),
+    ...nb,
+    ...get(G),
+    ...get(H),
+    ...get(LAMBDA),
+    ...get(CAT_L2),
+    ...get(CAT_SMOOTH),
+    ...get(MIN_CHILD),
+    ...get(EMPTY),
+    ...get(BEST),
+    ...get(ONE_HOT_MAX),
+    ...get(MAX_CAT),
+    ...get(OUT),
+    ...call(categorical),
+    ...IF,
+    ...get(OUT),
+    ...loadF64(SCAN.GAIN),
+    ...set(BEST),
+    ...get(I),
+    ...set(WIN),
+    ...outField(SCAN.NODE_MISS_LEFT, [...get(OUT), ...load32(SCAN.MISS_LEFT)]),
+    ...outField(SCAN.NODE_FROM, [...get(OUT), ...load32(SCAN.FROM)]),
+    ...outField(SCAN.NODE_TO, [...get(OUT), ...load32(SCAN.TO)]),
+    ...get(OUT),
+    ...i32(SCAN.BEST_ORDER),
+    ...ADD,
+    ...get(OUT),
+    ...i32(SCAN.ORDER),
+    ...ADD,
+    ...i32(256 * 4),
+    ...MEMORY_COPY,
+    ...END,
+    ...ELSE,
+    // Missing rows present: as findNumeric, hm > H * EMPTY_FRACTION.
+    ...get(PTR),
+    ...nb,
+    ...get(PTR),
+    ...loadF64(8),
+    ...get(EMPTY),
+    ...GT_F,
+    ...get(G),
+    ...get(H),
+    ...get(LAMBDA),
+    ...get(MIN_CHILD),
+    ...get(PARENT),
+    ...get(BEST),
+    ...get(OUT),
+    ...call(numeric),
+    ...tee(BIN),
+    ...i32(0),
+    ...GE_S,
+    ...IF,
+    ...get(OUT),
+    ...loadF64(SCAN.GAIN),
+    ...set(BEST),
+    ...get(I),
+    ...set(WIN),
+    ...outField(SCAN.NODE_BIN, get(BIN)),
+    ...outField(SCAN.NODE_MISS_LEFT, [...get(OUT), ...load32(SCAN.MISS_LEFT)]),
+    ...END,
+    ...END,
+    ...get(I),
+    ...i32(1),
+    ...ADD,
+    ...tee(I),
+    ...get(COUNT),
+    ...LT_S,
+    ...brIf(0),
+    ...END,
+    ...END,
+    ...get(OUT),
+    ...get(BEST),
+    ...storeF64(SCAN.NODE_GAIN),
+    ...outField(SCAN.NODE_INDEX, get(WIN)),
+    ...get(WIN),
+  ];
+  return {
+    params: [I32, I32, F64, F64, F64, F64, F64, F64, F64, F64, F64, I32, I32, I32, I32],
+    results: 1,
+    locals: [
+      [6, I32],
+      [1, F64],
     ],
     body,
   };

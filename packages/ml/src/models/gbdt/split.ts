@@ -1,6 +1,6 @@
 import { BIN_STRIDE, type BinLayout, MISSING_BIN } from "./bins.js";
 import { HIST_FEATURE_STRIDE, PACK, PACKED_FEATURE_STRIDE } from "./histogram.js";
-import { CATEGORY_SCAN } from "./kernel-constants.js";
+import { SCAN } from "./kernel-constants.js";
 import type { KernelExports } from "./kernels.js";
 
 /** The wasm split scans, for histograms that live in the kernels' memory `buffer`. */
@@ -8,7 +8,7 @@ export interface NumericScan {
   kernels: KernelExports;
   buffer: ArrayBufferLike;
   /**
-   * Byte offset of the scans' output region, SCAN_OUT_BYTES long (see CATEGORY_SCAN):
+   * Byte offset of the scans' output region, scanRegionBytes(features) long (see SCAN):
    * the gain (f64), then missing-left (i32), and the categorical scan's range and order.
    */
   out: number;
@@ -139,13 +139,41 @@ export class SplitFinder {
   /** Scans numeric features of histograms in `scan.buffer` with the wasm kernel. */
   setScan(scan: NumericScan | null): void {
     this.scan = scan;
-    this.scanRange = scan ? new Int32Array(scan.buffer, scan.out + CATEGORY_SCAN.FROM, 2) : null;
-    this.scanOrder = scan ? new Int32Array(scan.buffer, scan.out + CATEGORY_SCAN.ORDER, 256) : null;
+    this.scanRange = null;
+    this.scanOrder = null;
+    this.node = null;
+    if (!scan) return;
+    const { buffer, out } = scan;
+    const cols = this.layout.features.length;
+    this.scanRange = new Int32Array(buffer, out + SCAN.FROM, 2);
+    this.scanOrder = new Int32Array(buffer, out + SCAN.ORDER, 256);
+    const info = new Int32Array(buffer, out + SCAN.FEATS + 4 * cols, cols);
+    this.layout.features.forEach((fb, f) => {
+      info[f] = fb.numValueBins | (fb.categorical ? 1 << 16 : 0);
+    });
+    this.node = {
+      feats: new Int32Array(buffer, out + SCAN.FEATS, cols),
+      info: info.byteOffset,
+      gain: new Float64Array(buffer, out + SCAN.NODE_GAIN, 1),
+      fields: new Int32Array(buffer, out + SCAN.NODE_INDEX, 5),
+      order: new Int32Array(buffer, out + SCAN.BEST_ORDER, 256),
+    };
   }
 
   /** Views of the categorical scan's output: the range sent left, and the category order. */
   private scanRange: Int32Array | null = null;
   private scanOrder: Int32Array | null = null;
+  /**
+   * The node scan's views: the feature list it reads, the feature table's offset, and its
+   * result (gain; index, bin, missing-left, from, to; a categorical winner's order).
+   */
+  private node: {
+    feats: Int32Array;
+    info: number;
+    gain: Float64Array;
+    fields: Int32Array;
+    order: Int32Array;
+  } | null = null;
 
   /** Histograms of the next tree are packed with these scales (or exact when `packed` is false). */
   setEncoding(packed: boolean, gScale: number, hScale: number): void {
@@ -199,6 +227,56 @@ export class SplitFinder {
     out.reset();
     const parentScore = leafScore(G, H, this.p);
     const minChild = Math.max(this.p.minChildWeight, H * EMPTY_FRACTION);
+    const p = this.p;
+    const scan = this.scan;
+    const node = this.node;
+    if (node && scan && !this.packed && p.alpha === 0 && p.maxDeltaStep === 0 && hist.buffer === scan.buffer) {
+      // Every feature in one call (see scanNode): the same search, the same winner.
+      node.feats.set(count === features.length ? features : features.subarray(0, count));
+      const empty = H * EMPTY_FRACTION;
+      const i = scan.kernels.scanNode(
+        hist.byteOffset,
+        count,
+        G,
+        H,
+        p.lambda,
+        p.catL2,
+        p.catSmooth,
+        minChild,
+        empty,
+        parentScore,
+        Math.max(out.gain, p.minSplitGain),
+        p.maxCatToOnehot,
+        p.maxCatThreshold,
+        scan.out,
+        node.info,
+      );
+      if (i < 0) return;
+      const f = features[i]!;
+      const off = f * HIST_FEATURE_STRIDE;
+      const fields = node.fields;
+      const missLeft = fields[2] === 1;
+      const hasMissing = hist[off + 1]! > empty;
+      if (this.layout.features[f]!.categorical) {
+        this.takeCategorical(
+          hist,
+          off,
+          f,
+          G,
+          H,
+          node.order,
+          fields[3]!,
+          fields[4]!,
+          missLeft,
+          node.gain[0]!,
+          hasMissing,
+          out,
+        );
+      } else {
+        this.takeNumeric(hist, off, f, G, H, fields[1]!, missLeft, node.gain[0]!, hasMissing, out);
+      }
+      return;
+    }
     for (let fi = 0; fi < count; fi++) {
       const f = features[fi]!;
       const fb = this.layout.features[f]!;
@@ -301,6 +379,24 @@ export class SplitFinder {
       }
     }
     if (bestBin < 0) return;
+    this.takeNumeric(hist, off, f, G, H, bestBin, bestMissLeft, bestGain, hasMissing, out);
+  }
+
+  /** Writes the numeric split "value bins 1..bestBin left" into `out`. */
+  private takeNumeric(
+    hist: Float64Array,
+    off: number,
+    f: number,
+    G: number,
+    H: number,
+    bestBin: number,
+    bestMissLeft: boolean,
+    bestGain: number,
+    hasMissing: boolean,
+    out: SplitInfo,
+  ): void {
+    const gm = hist[off]!;
+    const hm = hist[off + 1]!;
     // Left sums of the winner, recomputed in bin order so they match a fresh pass.
     let gl = 0;
     let hl = 0;

@@ -8,7 +8,7 @@
 
 import type { BinLayout } from "./bins.js";
 import { HIST_FEATURE_STRIDE } from "./histogram.js";
-import { SCAN_OUT_BYTES } from "./kernel-constants.js";
+import { scanRegionBytes } from "./kernel-constants.js";
 import { instantiateKernels, KernelArena, type KernelExports } from "./kernels.js";
 import { SplitFinder, SplitInfo } from "./split.js";
 
@@ -25,7 +25,7 @@ export function warmUpWorker(): void {
   const layout: BinLayout = { features: [numeric, numeric, categorical, categorical] };
   const a = new KernelArena();
   const histAt = a.alloc(4 * HIST_FEATURE_STRIDE * 8);
-  const outAt = a.alloc(SCAN_OUT_BYTES);
+  const outAt = a.alloc(scanRegionBytes(4));
   const binsAt = a.alloc(ROWS * 4);
   const ghAt = a.alloc((ROWS + 1) * 16);
   const idxAt = a.alloc(ROWS * 4);

@@ -160,3 +160,5 @@ export const MUL_F = [0xa2];
 export const DIV_F = [0xa3];
 export const LE_F = [0x65];
 export const GE_S = [0x4e];
+/** `call` of function index `i` in the module. */
+export const call = (i: number) => [0x10, ...uleb(i)];
