@@ -258,7 +258,6 @@ describe("split scans", () => {
       buffer: mem.buffer,
       out: outAt,
       gain: new Float64Array(mem.buffer, outAt, 2),
-      missLeft: new Int32Array(mem.buffer, outAt + 8, 1),
     };
     let checked = 0;
     let found = 0;

@@ -28,7 +28,7 @@ import {
   squaredGradients,
 } from "./kernels.js";
 import { type KernelLayout, MAX_SCAN_CHUNKS, partitionSplit, SubtreeIO } from "./protocol.js";
-import type { NumericScan, SplitFinder, SplitInfo } from "./split.js";
+import type { SplitFinder, SplitInfo, SplitScan } from "./split.js";
 
 /**
  * Builds node histograms for the tree learner. The learner partitions `idx` in place and
@@ -79,7 +79,7 @@ export interface HistogramBuilder {
    */
   marginArray(size: number): Float64Array;
   /** The wasm split scan over this builder's histograms, when they are in wasm memory. */
-  readonly scan: NumericScan | null;
+  readonly scan: SplitScan | null;
   /**
    * The best split of histogram `slot` (node totals `G`, `H`) over `features[0..count)`,
    * into `out`: `finder.find`, shared between the threads by features when threaded.
@@ -200,7 +200,7 @@ export class SerialBuilder implements HistogramBuilder {
   protected readonly scratch: Uint32Array;
   protected readonly goLeft: Uint8Array;
   private readonly featureStride: number;
-  readonly scan: NumericScan | null = null;
+  readonly scan: SplitScan | null = null;
 
   /**
    * `plan` reserves each of its `threads` a region of its own for growing subtrees (see
@@ -280,7 +280,6 @@ export class SerialBuilder implements HistogramBuilder {
         buffer: buf,
         out: at.scanOut,
         gain: new Float64Array(buf, at.scanOut, 2),
-        missLeft: new Int32Array(buf, at.scanOut + 8, 1),
       };
       this.bins = new Uint8Array(buf, at.bins, rows * cols);
       if (!attach) {

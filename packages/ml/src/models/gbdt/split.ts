@@ -4,17 +4,13 @@ import { SCAN } from "./kernel-constants.js";
 import type { KernelExports } from "./kernels.js";
 
 /** The wasm split scans, for histograms that live in the kernels' memory `buffer`. */
-export interface NumericScan {
+export interface SplitScan {
   kernels: KernelExports;
   buffer: ArrayBufferLike;
-  /**
-   * Byte offset of the scans' output region, scanRegionBytes(features) long (see SCAN):
-   * the gain (f64), then missing-left (i32), and the categorical scan's range and order.
-   */
+  /** Byte offset of the thread's scan region, scanRegionBytes(features) long (see SCAN). */
   out: number;
-  /** The result's gain (index 0); the two doubles at `out` as the builder also uses them. */
+  /** The two doubles at `out` (the builder's leaf sums land there too). */
   gain: Float64Array;
-  missLeft: Int32Array;
 }
 
 /** Regularisation and constraints that decide whether and where a node splits. */
@@ -127,7 +123,7 @@ export class SplitFinder {
   /** A packed feature histogram decoded to (grad, hess) pairs. */
   private readonly decoded = new Float64Array(HIST_FEATURE_STRIDE);
   private packed = false;
-  private scan: NumericScan | null = null;
+  private scan: SplitScan | null = null;
   private gScale = 1;
   private hScale = 1;
 
@@ -137,16 +133,12 @@ export class SplitFinder {
   ) {}
 
   /** Scans numeric features of histograms in `scan.buffer` with the wasm kernel. */
-  setScan(scan: NumericScan | null): void {
+  setScan(scan: SplitScan | null): void {
     this.scan = scan;
-    this.scanRange = null;
-    this.scanOrder = null;
     this.node = null;
     if (!scan) return;
     const { buffer, out } = scan;
     const cols = this.layout.features.length;
-    this.scanRange = new Int32Array(buffer, out + SCAN.FROM, 2);
-    this.scanOrder = new Int32Array(buffer, out + SCAN.ORDER, 256);
     const info = new Int32Array(buffer, out + SCAN.FEATS + 4 * cols, cols);
     this.layout.features.forEach((fb, f) => {
       info[f] = fb.numValueBins | (fb.categorical ? 1 << 16 : 0);
@@ -160,9 +152,6 @@ export class SplitFinder {
     };
   }
 
-  /** Views of the categorical scan's output: the range sent left, and the category order. */
-  private scanRange: Int32Array | null = null;
-  private scanOrder: Int32Array | null = null;
   /**
    * The node scan's views: the feature list it reads, the feature table's offset, and its
    * result (gain; index, bin, missing-left, from, to; a categorical winner's order).
@@ -309,16 +298,7 @@ export class SplitFinder {
     let bestMissLeft = false;
     // With missing rows present, "every value left, missing right" (bin nb) is a split too.
     const last = hasMissing ? nb : nb - 1;
-    const scan = this.scan;
-    if (p.alpha === 0 && p.maxDeltaStep === 0 && scan !== null && hist.buffer === scan.buffer) {
-      const ptr = hist.byteOffset + off * 8;
-      const mis = hasMissing ? 1 : 0;
-      bestBin = scan.kernels.scanNumeric(ptr, nb, mis, G, H, p.lambda, minChild, parentScore, bestGain, scan.out);
-      if (bestBin >= 0) {
-        bestGain = scan.gain[0]!;
-        bestMissLeft = scan.missLeft[0] === 1;
-      }
-    } else if (p.alpha === 0 && p.maxDeltaStep === 0) {
+    if (p.alpha === 0 && p.maxDeltaStep === 0) {
       // The common case, with leafScore inlined: g² / (h + lambda).
       const lam = p.lambda;
       for (let b = 1; b <= last; b++) {
@@ -442,45 +422,6 @@ export class SplitFinder {
     const gm = hist[off]!;
     const hm = hist[off + 1]!;
     const hasMissing = hm > empty;
-    const scan = this.scan;
-    if (p.alpha === 0 && p.maxDeltaStep === 0 && scan !== null && hist.buffer === scan.buffer) {
-      const best = Math.max(out.gain, p.minSplitGain);
-      const ptr = hist.byteOffset + off * 8;
-      const k = scan.kernels;
-      const found = k.scanCategorical(
-        ptr,
-        nb,
-        G,
-        H,
-        p.lambda,
-        p.catL2,
-        p.catSmooth,
-        minChild,
-        empty,
-        best,
-        p.maxCatToOnehot,
-        p.maxCatThreshold,
-        scan.out,
-      );
-      if (found === 1) {
-        const range = this.scanRange!;
-        this.takeCategorical(
-          hist,
-          off,
-          f,
-          G,
-          H,
-          this.scanOrder!,
-          range[0]!,
-          range[1]!,
-          scan.missLeft[0] === 1,
-          scan.gain[0]!,
-          hasMissing,
-          out,
-        );
-      }
-      return;
-    }
     const order = this.order;
     const ratio = this.ratio;
     let used = 0;

@@ -69,7 +69,6 @@ export function warmUpWorker(): void {
       buffer,
       out: outAt,
       gain: new Float64Array(buffer, outAt, 2),
-      missLeft: new Int32Array(buffer, outAt + 8, 1),
     });
   }
   // Gradients that change sign along the bins, so every scan finds a split.

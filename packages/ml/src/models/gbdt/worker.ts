@@ -77,7 +77,6 @@ function serve(init: WorkerInit): void {
       buffer,
       out: init.scanOut,
       gain: new Float64Array(buffer, init.scanOut, 2),
-      missLeft: new Int32Array(buffer, init.scanOut + 8, 1),
     });
   }
   const subtree = subtreeLearner(init, chunk);
