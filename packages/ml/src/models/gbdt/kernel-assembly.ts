@@ -59,6 +59,7 @@ import {
   MEMORY_COPY,
   MUL,
   MUL_F64X2,
+  OR,
   pairOf,
   replaceLane,
   SELECT,
@@ -255,7 +256,14 @@ function histKernel(packed: boolean, sparse: boolean): Func {
   };
 }
 
-/** Stable partition; see {@link KernelExports.partition}. */
+/**
+ * Stable partition; see {@link KernelExports.partition}. Four rows a step: their bins'
+ * goLeft bits make a 4-bit mask, and one swizzle each (patterns at `shuffles`, 16 bytes
+ * per mask, left ones then right ones) packs the rows going left to `idx[l..]` and the
+ * others to the scratch rows, in order; the last 0-3 rows go one at a time. A step stores
+ * four rows on each side, where fewer may be valid: the extra lanes land at positions a
+ * later step or the final copy overwrites, all inside the range.
+ */
 function partitionKernel(): Func {
   const IDX = 0;
   const START = 1;
@@ -263,13 +271,32 @@ function partitionKernel(): Func {
   const COL = 3;
   const GO = 4;
   const SCRATCH = 5;
-  // Locals: k, kEnd (byte offsets), l (byte offset of the next left slot), r (scratch bytes), row, left.
-  const K = 6;
-  const KEND = 7;
-  const L = 8;
-  const R = 9;
-  const ROW = 10;
-  const LEFT = 11;
+  const SHUFFLES = 6;
+  // Locals: k, kEnd (byte offsets), l (byte offset of the next left slot), r (scratch bytes), row, left, mask.
+  const K = 7;
+  const KEND = 8;
+  const L = 9;
+  const R = 10;
+  const ROW = 11;
+  const LEFT = 12;
+  const MASK = 13;
+  const V = 14;
+  const op = (code: number) => [0xfd, ...uleb(code)];
+  const SWIZZLE = op(14);
+  const extract = (lane: number) => [...op(27), lane];
+  const POPCNT = [0x69];
+  /** goLeft[col[row of lane]] shifted to bit `lane`. */
+  const bit = (lane: number) => [
+    ...get(GO),
+    ...get(COL),
+    ...get(V),
+    ...extract(lane),
+    ...ADD,
+    ...load8(),
+    ...ADD,
+    ...load8(),
+    ...(lane > 0 ? [...i32(lane), ...SHL] : []),
+  ];
   const body = [
     ...get(IDX),
     ...get(START),
@@ -286,6 +313,74 @@ function partitionKernel(): Func {
     ...set(KEND),
     ...i32(0),
     ...set(R),
+    // Steps of four rows while four remain.
+    ...BLOCK,
+    ...get(KEND),
+    ...get(K),
+    ...SUB,
+    ...i32(16),
+    ...LT_U,
+    ...brIf(0),
+    ...LOOP,
+    ...get(K),
+    ...loadV128(),
+    ...set(V),
+    ...bit(0),
+    ...bit(1),
+    ...OR,
+    ...bit(2),
+    ...OR,
+    ...bit(3),
+    ...OR,
+    ...i32(4),
+    ...SHL,
+    ...get(SHUFFLES),
+    ...ADD,
+    ...set(MASK),
+    ...get(L),
+    ...get(V),
+    ...get(MASK),
+    ...loadV128(),
+    ...SWIZZLE,
+    ...storeV128(),
+    ...get(SCRATCH),
+    ...get(R),
+    ...ADD,
+    ...get(V),
+    ...get(MASK),
+    ...loadV128(256),
+    ...SWIZZLE,
+    ...storeV128(),
+    // The mask's pattern pointer holds the mask in bits 4-7 above a 16-aligned base: the
+    // count of rows going left is the popcount of those bits.
+    ...get(MASK),
+    ...get(SHUFFLES),
+    ...SUB,
+    ...POPCNT,
+    ...i32(2),
+    ...SHL,
+    ...tee(LEFT),
+    ...get(L),
+    ...ADD,
+    ...set(L),
+    ...get(R),
+    ...i32(16),
+    ...ADD,
+    ...get(LEFT),
+    ...SUB,
+    ...set(R),
+    ...get(KEND),
+    ...get(K),
+    ...i32(16),
+    ...ADD,
+    ...tee(K),
+    ...SUB,
+    ...i32(16),
+    ...GE_U,
+    ...brIf(0),
+    ...END,
+    ...END,
+    // The last rows one at a time.
     ...BLOCK,
     ...get(K),
     ...get(KEND),
@@ -346,7 +441,15 @@ function partitionKernel(): Func {
     ...i32(2),
     0x76, // i32.shr_u
   ];
-  return { params: 6, results: 1, locals: [[6, I32]], body };
+  return {
+    params: 7,
+    results: 1,
+    locals: [
+      [7, I32],
+      [1, V128],
+    ],
+    body,
+  };
 }
 
 /** `parent -= child` (`op` SUB_F64X2) or `parent += child` (ADD_F64X2), two doubles at a time. */

@@ -10,7 +10,14 @@ import {
   partitionRows,
 } from "./histogram.js";
 import { scanRegionBytes } from "./kernel-constants.js";
-import { instantiateKernels, KernelArena, logisticGradients, squaredGradients } from "./kernels.js";
+import {
+  instantiateKernels,
+  KernelArena,
+  logisticGradients,
+  PARTITION_SHUFFLE_BYTES,
+  squaredGradients,
+  writePartitionShuffles,
+} from "./kernels.js";
 import { SplitFinder, SplitInfo, type SplitParams } from "./split.js";
 import { binaryTable, categoricalTable, regressionTable } from "./test-data.js";
 import { trainGbdt } from "./train.js";
@@ -36,6 +43,7 @@ describe("wasm kernels", () => {
         col: a.alloc(rows),
         col2: a.alloc(rows),
         goLeft: a.alloc(256),
+        shuffles: a.alloc(PARTITION_SHUFFLE_BYTES),
       };
       const mem = a.create(shared)!;
       expect(mem).not.toBeNull();
@@ -122,14 +130,32 @@ describe("wasm kernels", () => {
       k.histSmall3(at.hist + 9 * 4096 + 16, at.col2, 1, at.gh, at.idx, 2, m - 1);
       expect(same(hist.subarray(9 * 512, 9 * 512 + 8), js.subarray(9 * 512, 9 * 512 + 8))).toBe(true);
 
-      // Partition of a middle range.
+      // Partitions of ranges of every length mod 4 (the kernel steps four rows at a time),
+      // all rows left, none, or some; nothing outside the range or its scratch rows changes.
       const goLeft = new Uint8Array(buf, at.goLeft, 256);
+      const scratch = new Uint32Array(buf, at.scratch, rows);
+      writePartitionShuffles(buf, at.shuffles);
       for (let r = 0; r < rows; r++) col[r] = rng.int(0, 256);
-      for (let b = 0; b < 256; b++) goLeft[b] = rng.next() < 0.4 ? 1 : 0;
-      const jsIdx = idx.slice();
-      const mid = partitionRows(jsIdx, 17, m - 5, col, goLeft, new Uint32Array(rows));
-      expect(k.partition(at.idx, 17, m - 5, at.col, at.goLeft, at.scratch)).toBe(mid);
-      expect(Array.from(idx)).toEqual(Array.from(jsIdx));
+      for (const [start, end, share] of [
+        [17, m - 5, 0.4],
+        [0, m, 0.5],
+        [3, 3, 0.5],
+        [5, 6, 1],
+        [8, 15, 0],
+        [20, 29, 1],
+        [31, 45, 0.5],
+        [100, 160, 0.1],
+      ] as const) {
+        for (let b = 0; b < 256; b++) goLeft[b] = rng.next() < share ? 1 : 0;
+        for (let r = 0; r < m; r++) idx[r] = (r * 7919) % m;
+        scratch.fill(0xdead);
+        const jsIdx = idx.slice();
+        const mid = partitionRows(jsIdx, start, end, col, goLeft, new Uint32Array(rows));
+        expect(k.partition(at.idx, start, end, at.col, at.goLeft, at.scratch + 4 * start, at.shuffles)).toBe(mid);
+        expect(Array.from(idx)).toEqual(Array.from(jsIdx));
+        expect(scratch.subarray(0, start).every((v) => v === 0xdead)).toBe(true);
+        expect(scratch.subarray(end).every((v) => v === 0xdead)).toBe(true);
+      }
     });
   }
 });

@@ -71,8 +71,17 @@ export interface KernelExports {
   /**
    * Stable partition of `idx[start..end)` by `goLeft[col[row]]` (u8 each), right side via
    * `scratch`; returns the first right position. As `partitionRows` in histogram.ts.
+   * `shuffles` holds the patterns {@link writePartitionShuffles} writes.
    */
-  partition(idx: number, start: number, end: number, col: number, goLeft: number, scratch: number): number;
+  partition(
+    idx: number,
+    start: number,
+    end: number,
+    col: number,
+    goLeft: number,
+    scratch: number,
+    shuffles: number,
+  ): number;
   /**
    * Few-bin features summed in registers (see {@link smallKernel}): `histSmallW` writes
    * `W` bins of one feature's exact histogram from `hist` (bin `lo` of the feature) with
@@ -377,6 +386,28 @@ export function buildChunk(
     pool[o + 1] = 0;
     const hf = h + f * stride * 8 + 16 * lo[f]!;
     smallKernelOf(k, numBins[f]! - lo[f]!)(hf, at.colBins + f * ctx.rows, lo[f]!, at.gh, at.idx, start, end);
+  }
+}
+
+/** Bytes of the partition kernel's swizzle patterns. */
+export const PARTITION_SHUFFLE_BYTES = 512;
+
+/**
+ * Writes the partition kernel's patterns at byte offset `at`: for each 4-bit mask of rows
+ * going left, 16 bytes picking those rows' lanes in order (then 0x80: zero), and after
+ * the 16 of them, the same for the rows going right.
+ */
+export function writePartitionShuffles(buffer: ArrayBufferLike, at: number): void {
+  const out = new Uint8Array(buffer, at, PARTITION_SHUFFLE_BYTES);
+  out.fill(0x80);
+  for (let mask = 0; mask < 16; mask++) {
+    let left = 0;
+    let right = 0;
+    for (let lane = 0; lane < 4; lane++) {
+      const goesLeft = (mask >> lane) & 1;
+      const o = goesLeft ? mask * 16 + 4 * left++ : 256 + mask * 16 + 4 * right++;
+      for (let b = 0; b < 4; b++) out[o + b] = 4 * lane + b;
+    }
   }
 }
 

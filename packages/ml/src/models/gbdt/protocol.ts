@@ -212,6 +212,8 @@ export interface KernelLayout {
   scratch: number;
   feats: number;
   goLeft: number;
+  /** The partition kernel's patterns (see kernels.ts `writePartitionShuffles`), shared and read-only. */
+  shuffles: number;
   pool: number;
   scanOut: number;
   /** Copies of the margins, labels and weights for the logistic gradients. */
@@ -248,7 +250,7 @@ export function partitionBlock(
   const split = partitionSplit(start, end);
   const b0 = c === 0 ? start : split;
   const b1 = c === 0 ? split : end;
-  return k.partition(at.idx, b0, b1, column, at.goLeft, at.scratch + 4 * b0);
+  return k.partition(at.idx, b0, b1, column, at.goLeft, at.scratch + 4 * b0, at.shuffles);
 }
 
 /**

@@ -24,8 +24,10 @@ import {
   type KernelExports,
   type KernelMemory,
   logisticGradients,
+  PARTITION_SHUFFLE_BYTES,
   SMALL_BINS,
   squaredGradients,
+  writePartitionShuffles,
 } from "./kernels.js";
 import { type KernelLayout, MAX_SCAN_CHUNKS, partitionSplit, SubtreeIO } from "./protocol.js";
 import type { SplitFinder, SplitInfo, SplitScan } from "./split.js";
@@ -240,6 +242,7 @@ export class SerialBuilder implements HistogramBuilder {
         scratch: a.alloc(rows * 4),
         feats: a.alloc(cols * 4),
         goLeft: a.alloc(256),
+        shuffles: a.alloc(PARTITION_SHUFFLE_BYTES),
         bins: a.alloc(rows * cols),
         colBins: a.alloc(hasColumns ? rows * cols : 0),
         // The wasm split scans' output and scratch, a region for each thread (see WorkerInit.scanOut).
@@ -255,6 +258,7 @@ export class SerialBuilder implements HistogramBuilder {
       if (memory) {
         this.memory = memory;
         this.kernels = instantiateKernels(memory, shared);
+        writePartitionShuffles(memory.buffer, at.shuffles);
         this.at = at;
         if (plan) this.subtrees = new SubtreeIO(cols, plan.tasks, plan.maxNodes);
       }
@@ -466,7 +470,8 @@ export class SerialBuilder implements HistogramBuilder {
       this.goLeft.set(goLeft.subarray(0, 256));
       const at = this.at!;
       // The scratch rows of the range itself: subtrees are partitioned on several threads at once.
-      return this.kernels.partition(at.idx, start, end, at.colBins + feature * rows, at.goLeft, at.scratch + 4 * start);
+      const col = at.colBins + feature * rows;
+      return this.kernels.partition(at.idx, start, end, col, at.goLeft, at.scratch + 4 * start, at.shuffles);
     }
     return partitionRows(this.idx, start, end, this.columns[feature]!, goLeft, this.scratch);
   }

@@ -9,7 +9,13 @@
 import type { BinLayout } from "./bins.js";
 import { HIST_FEATURE_STRIDE } from "./histogram.js";
 import { scanRegionBytes } from "./kernel-constants.js";
-import { instantiateKernels, KernelArena, type KernelExports } from "./kernels.js";
+import {
+  instantiateKernels,
+  KernelArena,
+  type KernelExports,
+  PARTITION_SHUFFLE_BYTES,
+  writePartitionShuffles,
+} from "./kernels.js";
 import { SplitFinder, SplitInfo } from "./split.js";
 
 /** Scans of a four-feature node: about what a worker meets in the first trees. */
@@ -32,6 +38,7 @@ export function warmUpWorker(): void {
   const scratchAt = a.alloc(ROWS * 4);
   const featsAt = a.alloc(16);
   const goLeftAt = a.alloc(256);
+  const shufflesAt = a.alloc(PARTITION_SHUFFLE_BYTES);
   const marginAt = a.alloc((ROWS + 1) * 8);
   const yAt = a.alloc((ROWS + 1) * 8);
   const wAt = a.alloc((ROWS + 1) * 8);
@@ -52,6 +59,7 @@ export function warmUpWorker(): void {
     const buffer = memory.buffer;
     hist = new Float64Array(buffer, histAt, 4 * HIST_FEATURE_STRIDE);
     const k = instantiateKernels(memory, true);
+    writePartitionShuffles(buffer, shufflesAt);
     warmUpKernels(k, buffer, {
       hist: histAt,
       bins: binsAt,
@@ -60,6 +68,7 @@ export function warmUpWorker(): void {
       scratch: scratchAt,
       feats: featsAt,
       goLeft: goLeftAt,
+      shuffles: shufflesAt,
       margin: marginAt,
       y: yAt,
       w: wAt,
@@ -101,6 +110,7 @@ interface WarmUpLayout {
   scratch: number;
   feats: number;
   goLeft: number;
+  shuffles: number;
   margin: number;
   y: number;
   w: number;
@@ -131,6 +141,6 @@ function warmUpKernels(k: KernelExports, buffer: ArrayBufferLike, at: WarmUpLayo
     k.histSparse(at.hist, at.bins, 4, at.gh, at.idx, 0, ROWS, at.feats, 0, 4);
     k.subtract(at.hist, at.hist + 4096, 512);
     // Column 0 of the row-major bins, read as a column: any bytes do for partitioning.
-    k.partition(at.idx, 0, ROWS, at.bins, at.goLeft, at.scratch);
+    k.partition(at.idx, 0, ROWS, at.bins, at.goLeft, at.scratch, at.shuffles);
   }
 }
