@@ -34,6 +34,7 @@ import {
   BLOCK,
   br,
   brIf,
+  call,
   DIV_F64X2,
   END,
   F64,
@@ -494,6 +495,68 @@ function combineKernel(op: number[]): Func {
     ...END,
   ];
   return { params: 3, results: 0, locals: [[1, I32]], body };
+}
+
+/**
+ * `combine` (the function index of `subtract` or `add`) over the features `feats[0..count)`
+ * of two histograms: feature f at `f * featureBytes`, its `lens[f]` doubles (even). One
+ * call per node where there was one per feature.
+ */
+function combineListKernel(combine: number): Func {
+  const PARENT = 0;
+  const CHILD = 1;
+  const FEATS = 2;
+  const COUNT = 3;
+  const LENS = 4;
+  const FEATURE_BYTES = 5;
+  const P = 6;
+  const PEND = 7;
+  const OFF = 8;
+  const F = 9;
+  const body = [
+    ...get(FEATS),
+    ...tee(P),
+    ...get(COUNT),
+    ...i32(2),
+    ...SHL,
+    ...ADD,
+    ...set(PEND),
+    ...BLOCK,
+    ...get(P),
+    ...get(PEND),
+    ...GE_U,
+    ...brIf(0),
+    ...LOOP,
+    ...get(P),
+    ...load32(),
+    ...tee(F),
+    ...get(FEATURE_BYTES),
+    ...MUL,
+    ...set(OFF),
+    ...get(PARENT),
+    ...get(OFF),
+    ...ADD,
+    ...get(CHILD),
+    ...get(OFF),
+    ...ADD,
+    ...get(LENS),
+    ...get(F),
+    ...i32(2),
+    ...SHL,
+    ...ADD,
+    ...load32(),
+    ...call(combine),
+    ...get(P),
+    ...i32(4),
+    ...ADD,
+    ...tee(P),
+    ...get(PEND),
+    ...LT_U,
+    ...brIf(0),
+    ...END,
+    ...END,
+  ];
+  return { params: 6, results: 0, locals: [[4, I32]], body };
 }
 
 /**
@@ -1122,6 +1185,8 @@ const EXPORTS: [keyof KernelExports, () => Func][] = [
   ["squared", squaredKernel],
   ["scanCategorical", categoryScanKernel],
   ["scanNode", () => nodeScanKernel(exportIndex("scanNumeric"), exportIndex("scanCategorical"))],
+  ["subtractList", () => combineListKernel(exportIndex("subtract"))],
+  ["addList", () => combineListKernel(exportIndex("add"))],
 ];
 
 /** The function index of an export (functions are numbered in export order). */

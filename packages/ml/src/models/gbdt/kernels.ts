@@ -111,6 +111,13 @@ export interface KernelExports {
   /** `parent[i] += child[i]`, as `subtract` (joins the two row blocks of a histogram). */
   add(parent: number, child: number, n: number): void;
   /**
+   * `subtract` over features `feats[0..count)` (i32 at byte offset `feats`) of two
+   * histograms, feature f at `f * featureBytes`, `lens[f]` doubles of it.
+   */
+  subtractList(parent: number, child: number, feats: number, count: number, lens: number, featureBytes: number): void;
+  /** `add` over a feature list, as `subtractList`. */
+  addList(parent: number, child: number, feats: number, count: number, lens: number, featureBytes: number): void;
+  /**
    * The numeric threshold scan of split.ts for one feature of an exact histogram (no L1
    * penalty, no step cap): the best bin above `bestGain`, or -1. Writes the winning gain
    * (f64) and whether missing goes left (i32) at `out`.

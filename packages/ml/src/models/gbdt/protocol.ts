@@ -214,6 +214,8 @@ export interface KernelLayout {
   goLeft: number;
   /** The partition kernel's patterns (see kernels.ts `writePartitionShuffles`), shared and read-only. */
   shuffles: number;
+  /** Per feature, the doubles of its histogram that subtraction and block joins touch (i32). */
+  combineLens: number;
   pool: number;
   scanOut: number;
   /** Copies of the margins, labels and weights for the logistic gradients. */

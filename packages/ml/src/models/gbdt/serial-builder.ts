@@ -243,6 +243,7 @@ export class SerialBuilder implements HistogramBuilder {
         feats: a.alloc(cols * 4),
         goLeft: a.alloc(256),
         shuffles: a.alloc(PARTITION_SHUFFLE_BYTES),
+        combineLens: a.alloc(cols * 4),
         bins: a.alloc(rows * cols),
         colBins: a.alloc(hasColumns ? rows * cols : 0),
         // The wasm split scans' output and scratch, a region for each thread (see WorkerInit.scanOut).
@@ -287,6 +288,10 @@ export class SerialBuilder implements HistogramBuilder {
       };
       this.bins = new Uint8Array(buf, at.bins, rows * cols);
       if (!attach) {
+        // Doubles of each feature that subtraction and block joins touch (kernels work in pairs).
+        const perBin = packed ? 1 : 2;
+        const lens = new Int32Array(buf, at.combineLens, cols);
+        for (let f = 0; f < cols; f++) lens[f] = (perBin * this.numBins[f]! + 1) & ~1;
         this.bins.set(data.bins);
         if (hasColumns) new Uint8Array(buf, at.colBins, rows * cols).set(data.colBins!);
       }
@@ -368,16 +373,17 @@ export class SerialBuilder implements HistogramBuilder {
   subtract(parent: number, child: number, numBins: Int32Array): void {
     const perBin = this.packed ? 1 : 2;
     if (this.kernels) {
-      const base = this.at!.pool;
+      const at = this.at!;
       const slotBytes = this.pool.slotSize * 8;
-      const p = base + parent * slotBytes;
-      const c = base + child * slotBytes;
-      const feats = this.feats;
-      for (let i = 0; i < this.count; i++) {
-        const o = feats[i]! * this.featureStride * 8;
-        // The kernel works in pairs of doubles; a packed feature's extra bin is zero in both.
-        this.kernels.subtract(p + o, c + o, (perBin * numBins[feats[i]!]! + 1) & ~1);
-      }
+      // A packed feature's extra bin (lengths are rounded up to pairs) is zero in both.
+      this.kernels.subtractList(
+        at.pool + parent * slotBytes,
+        at.pool + child * slotBytes,
+        at.feats,
+        this.count,
+        at.combineLens,
+        this.featureStride * 8,
+      );
       return;
     }
     combineHistograms(this.pool.view(parent), this.pool.view(child), -1, this.feats, this.count, numBins, perBin);
@@ -546,16 +552,16 @@ export class SerialBuilder implements HistogramBuilder {
   protected addBlock(slot: number): void {
     const perBin = this.packed ? 1 : 2;
     if (this.kernels) {
-      const base = this.at!.pool;
+      const at = this.at!;
       const slotBytes = this.pool.slotSize * 8;
-      const p = base + slot * slotBytes;
-      const b = base + this.pool.blockSlot * slotBytes;
-      const feats = this.feats;
-      for (let i = 0; i < this.count; i++) {
-        const f = feats[i]!;
-        const o = f * this.featureStride * 8;
-        this.kernels.add(p + o, b + o, (perBin * this.numBins[f]! + 1) & ~1);
-      }
+      this.kernels.addList(
+        at.pool + slot * slotBytes,
+        at.pool + this.pool.blockSlot * slotBytes,
+        at.feats,
+        this.count,
+        at.combineLens,
+        this.featureStride * 8,
+      );
       return;
     }
     const { pool } = this;
