@@ -498,6 +498,101 @@ function combineKernel(op: number[]): Func {
 }
 
 /**
+ * addLeaves(margin, idx, leaves, count): for each of `count` leaf records at `leaves`
+ * (16 bytes: start i32, end i32, value f64), adds the value to the f64 margin of every
+ * row `idx[start..end)`. Leaves hold disjoint rows, so the order changes nothing.
+ */
+function addLeavesKernel(): Func {
+  const MARGIN = 0;
+  const IDX = 1;
+  const LEAVES = 2;
+  const COUNT = 3;
+  const REC = 4;
+  const REC_END = 5;
+  const K = 6;
+  const K_END = 7;
+  const M = 8;
+  const V = 9;
+  const body = [
+    ...get(LEAVES),
+    ...tee(REC),
+    ...get(COUNT),
+    ...i32(4),
+    ...SHL,
+    ...ADD,
+    ...set(REC_END),
+    ...BLOCK,
+    ...get(REC),
+    ...get(REC_END),
+    ...GE_U,
+    ...brIf(0),
+    ...LOOP,
+    ...get(REC),
+    ...loadF64(8),
+    ...set(V),
+    ...get(IDX),
+    ...get(REC),
+    ...load32(),
+    ...i32(2),
+    ...SHL,
+    ...ADD,
+    ...set(K),
+    ...get(IDX),
+    ...get(REC),
+    ...load32(4),
+    ...i32(2),
+    ...SHL,
+    ...ADD,
+    ...set(K_END),
+    ...BLOCK,
+    ...get(K),
+    ...get(K_END),
+    ...GE_U,
+    ...brIf(0),
+    ...LOOP,
+    ...get(MARGIN),
+    ...get(K),
+    ...load32(),
+    ...i32(3),
+    ...SHL,
+    ...ADD,
+    ...tee(M),
+    ...get(M),
+    ...loadF64(),
+    ...get(V),
+    ...ADD_F,
+    ...storeF64(),
+    ...get(K),
+    ...i32(4),
+    ...ADD,
+    ...tee(K),
+    ...get(K_END),
+    ...LT_U,
+    ...brIf(0),
+    ...END,
+    ...END,
+    ...get(REC),
+    ...i32(16),
+    ...ADD,
+    ...tee(REC),
+    ...get(REC_END),
+    ...LT_U,
+    ...brIf(0),
+    ...END,
+    ...END,
+  ];
+  return {
+    params: 4,
+    results: 0,
+    locals: [
+      [5, I32],
+      [1, F64],
+    ],
+    body,
+  };
+}
+
+/**
  * `combine` (the function index of `subtract` or `add`) over the features `feats[0..count)`
  * of two histograms: feature f at `f * featureBytes`, its `lens[f]` doubles (even). One
  * call per node where there was one per feature.
@@ -1187,6 +1282,7 @@ const EXPORTS: [keyof KernelExports, () => Func][] = [
   ["scanNode", () => nodeScanKernel(exportIndex("scanNumeric"), exportIndex("scanCategorical"))],
   ["subtractList", () => combineListKernel(exportIndex("subtract"))],
   ["addList", () => combineListKernel(exportIndex("add"))],
+  ["addLeaves", addLeavesKernel],
 ];
 
 /** The function index of an export (functions are numbered in export order). */

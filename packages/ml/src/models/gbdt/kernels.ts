@@ -115,6 +115,11 @@ export interface KernelExports {
    * histograms, feature f at `f * featureBytes`, `lens[f]` doubles of it.
    */
   subtractList(parent: number, child: number, feats: number, count: number, lens: number, featureBytes: number): void;
+  /**
+   * Adds each leaf's value to the margins of its rows: `count` records at `leaves` of
+   * (start i32, end i32, value f64), rows `idx[start..end)`, f64 margins.
+   */
+  addLeaves(margin: number, idx: number, leaves: number, count: number): void;
   /** `add` over a feature list, as `subtractList`. */
   addList(parent: number, child: number, feats: number, count: number, lens: number, featureBytes: number): void;
   /**

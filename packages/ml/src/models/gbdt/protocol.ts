@@ -216,6 +216,8 @@ export interface KernelLayout {
   shuffles: number;
   /** Per feature, the doubles of its histogram that subtraction and block joins touch (i32). */
   combineLens: number;
+  /** Leaf records (start, end, value) for the margin update (see `addLeafValues`). */
+  leaves: number;
   pool: number;
   scanOut: number;
   /** Copies of the margins, labels and weights for the logistic gradients. */

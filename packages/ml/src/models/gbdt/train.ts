@@ -245,8 +245,10 @@ export async function trainGbdt(X: Matrix, y: ArrayLike<number>, options: GbdtOp
             tree.value[leafNode[l]!] = v * params.learningRate;
           }
         }
-        for (let l = 0; l < numLeaves; l++) {
-          addToRows(margins, idx, leafStart[l]!, leafEnd[l]!, G, g, tree.value[leafNode[l]!]!);
+        if (!builder.addLeafValues(margins, numLeaves, leafNode, leafStart, leafEnd, tree.value)) {
+          for (let l = 0; l < numLeaves; l++) {
+            addToRows(margins, idx, leafStart[l]!, leafEnd[l]!, G, g, tree.value[leafNode[l]!]!);
+          }
         }
         if (m < n) {
           for (let r = 0; r < n; r++) {
