@@ -162,3 +162,32 @@ export const LE_F = [0x65];
 export const GE_S = [0x4e];
 /** `call` of function index `i` in the module. */
 export const call = (i: number) => [0x10, ...uleb(i)];
+
+/**
+ * Opens a `block` and a `loop` in it, skipping both when local `counter` is not below
+ * local `end` (unsigned): the head of a loop that {@link nextWhileBelow} closes (the
+ * block's own `end` follows).
+ */
+export const loopWhileBelow = (counter: number, end: number) => [
+  ...BLOCK,
+  ...get(counter),
+  ...get(end),
+  ...GE_U,
+  ...brIf(0),
+  ...LOOP,
+];
+
+/**
+ * The tail of a counted `loop`: adds `step` to local `counter`, branches back while it is
+ * below local `end` (compared unsigned, or signed), and closes the loop.
+ */
+export const nextWhileBelow = (counter: number, step: number, end: number, signed = false) => [
+  ...get(counter),
+  ...i32(step),
+  ...ADD,
+  ...tee(counter),
+  ...get(end),
+  ...(signed ? LT_S : LT_U),
+  ...brIf(0),
+  ...END,
+];
