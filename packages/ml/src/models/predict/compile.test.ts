@@ -50,7 +50,8 @@ function randomTree(rng: Rng, o: Opts): Tree {
       const catFeature = o.categorical && n.f < 2;
       if (catFeature) {
         n.kind = SplitKind.Categorical;
-        const set = [0, 1, 2, 3, 4, 5].filter(() => rng.next() < 0.4);
+        // Codes across several 32-bit words of the compiled bitset, 31/32 and 63/64 on word edges.
+        const set = [0, 1, 2, 3, 4, 5, 31, 32, 63, 64, 100].filter(() => rng.next() < 0.4);
         n.cats = Int32Array.from(set);
         n.cl = rng.int(0, 2);
       } else {
@@ -107,7 +108,15 @@ function randomRows(seed: number, rows: number, cols: number, categorical: boole
     const u = rng.next();
     if (u < 0.1) data[i] = Number.NaN;
     else if (u < 0.2) data[i] = 0;
-    else if (categorical && j < 2) data[i] = u < 0.25 ? -1 : u < 0.28 ? 2.5 : rng.int(0, 8);
+    else if (categorical && j < 2)
+      data[i] =
+        u < 0.25
+          ? -1
+          : u < 0.28
+            ? 2.5
+            : u < 0.4
+              ? [31, 32, 33, 63, 64, 99, 100, 1000, 1e12][rng.int(0, 9)]!
+              : rng.int(0, 8);
     // Exact grid values, values just around them, and float32-sensitive values.
     else if (u < 0.5) data[i] = rng.int(-6, 7) / 4;
     else if (u < 0.6) data[i] = rng.int(-6, 7) / 4 + (rng.next() < 0.5 ? 1e-9 : -1e-9);

@@ -6,10 +6,21 @@ import { type Link, MissingKind, SplitKind, type Tree, type TreeEnsemble } from 
 /** Node flag: a missing (NaN) value goes left at this fast node. */
 const NAN_LEFT = 1;
 /**
- * Node flag: decide with the reference `goesLeft` (categorical sets, zero-as-missing,
- * infinite thresholds). Rare in practice; keeping them off the fast path keeps it tight.
+ * Node flag: decide with the reference `goesLeft` (zero-as-missing, infinite thresholds,
+ * unusual category sets). Rare in practice; keeping them off the fast path keeps it tight.
  */
 const SLOW = 2;
+/**
+ * Node flag: a categorical split by bitset (see `catBranch`). With it, NAN_LEFT says where
+ * missing values and negative codes go, CAT_SET_LEFT that codes in the set go left, and
+ * NAN_IS_ZERO that NaN is read as code 0 (MissingKind.None).
+ */
+const CAT = 4;
+const CAT_SET_LEFT = 8;
+const NAN_IS_ZERO = 16;
+
+/** Category sets with codes up to this use a bitset; larger ones the reference search. */
+const MAX_BITSET_CODE = 1 << 16;
 
 /** Rows scored together per tree so the tree's nodes stay in cache across the block. */
 const BLOCK_ROWS = 64;
@@ -80,6 +91,8 @@ export function compileEnsemble(e: TreeEnsemble): Predictor {
   const groups = new Int32Array(e.trees.length);
   const float32 = e.float32;
   let next = 0;
+  // Category bitsets, each its word count then the words.
+  const bitsets: number[] = [];
 
   for (let ti = 0; ti < e.trees.length; ti++) {
     const tree = e.trees[ti]!;
@@ -130,12 +143,13 @@ export function compileEnsemble(e: TreeEnsemble): Predictor {
       qDst[tail++] = next++;
       qSrc[tail] = r;
       qDst[tail++] = next++;
-      compileSplit(tree, s, d, float32, thr, flags);
+      compileSplit(tree, s, d, float32, thr, flags, bitsets);
     }
   }
 
   const counts = new Float64Array(e.numGroups);
   for (let t = 0; t < groups.length; t++) counts[groups[t]!]!++;
+  const catBits = Int32Array.from(bitsets);
   const base = new Float64Array(e.numGroups);
   for (let g = 0; g < e.numGroups; g++) base[g] = e.baseMargin[g] ?? 0;
 
@@ -146,6 +160,7 @@ export function compileEnsemble(e: TreeEnsemble): Predictor {
     flags: flags.subarray(0, next),
     srcTree,
     srcNode,
+    catBits,
     roots,
     groups,
     counts,
@@ -153,9 +168,41 @@ export function compileEnsemble(e: TreeEnsemble): Predictor {
   });
 }
 
-function compileSplit(tree: Tree, s: number, d: number, float32: boolean, thr: Float64Array, flags: Uint8Array): void {
+function compileSplit(
+  tree: Tree,
+  s: number,
+  d: number,
+  float32: boolean,
+  thr: Float64Array,
+  flags: Uint8Array,
+  bitsets: number[],
+): void {
   const kind = tree.kind[s]!;
   const missing = tree.missing[s]!;
+  if (kind === SplitKind.Categorical && missing !== MissingKind.Zero) {
+    const set = tree.categories[s];
+    // The reference searches the set by bisection: only an ascending set of codes is sure
+    // to mean the same there and as bits.
+    let ascending = set !== null && set !== undefined;
+    for (let i = 0; ascending && i < set!.length; i++) {
+      const c = set![i]!;
+      if (!Number.isInteger(c) || c < 0 || c > MAX_BITSET_CODE || (i > 0 && c <= set![i - 1]!)) ascending = false;
+    }
+    if (ascending && (missing === MissingKind.NaN || missing === MissingKind.None)) {
+      const words = set!.length > 0 ? (set![set!.length - 1]! >> 5) + 1 : 0;
+      const start = bitsets.length;
+      bitsets.push(words);
+      for (let w = 0; w < words; w++) bitsets.push(0);
+      for (const c of set!) bitsets[start + 1 + (c >> 5)]! |= 1 << (c & 31);
+      thr[d] = start;
+      flags[d] =
+        CAT |
+        (tree.defaultLeft[s] === 1 ? NAN_LEFT : 0) |
+        (tree.categoryLeft[s] === 1 ? CAT_SET_LEFT : 0) |
+        (missing === MissingKind.None ? NAN_IS_ZERO : 0);
+      return;
+    }
+  }
   let t = tree.threshold[s]!;
   if (float32) t = Math.fround(t);
   if (kind === SplitKind.Categorical || missing === MissingKind.Zero || !Number.isFinite(t)) {
@@ -182,6 +229,8 @@ interface Layout {
   flags: Uint8Array;
   srcTree: Int32Array;
   srcNode: Int32Array;
+  /** Category bitsets of CAT nodes (a node's `thr` is the start of its own). */
+  catBits: Int32Array;
   roots: Int32Array;
   groups: Int32Array;
   counts: Float64Array;
@@ -217,11 +266,27 @@ class CompiledPredictor implements Predictor {
       const fl = flags[n]!;
       // Branch-free for the common case (a present value at a plain numeric node).
       if (fl < SLOW && !Number.isNaN(x)) n = child[n]! + +(x >= thr[n]!);
+      else if (fl >= CAT) n = child[n]! + this.catBranch(n, x, fl);
       else if (fl >= SLOW) n = this.slow(n, x) ? child[n]! : child[n]! + 1;
       else n = child[n]! + (fl === NAN_LEFT ? 0 : 1);
       f = feat[n]!;
     }
     return thr[n]!;
+  }
+
+  /** 0 when value `x` goes left at CAT node `n` (flags `fl`), 1 when right: as `goesLeft`. */
+  private catBranch(n: number, x: number, fl: number): number {
+    let v = x;
+    if (Number.isNaN(v)) {
+      if ((fl & NAN_IS_ZERO) === 0) return fl & NAN_LEFT ? 0 : 1;
+      v = 0;
+    }
+    if (v < 0) return fl & NAN_LEFT ? 0 : 1;
+    const bits = this.L.catBits;
+    const start = this.L.thr[n]!;
+    const code = Math.trunc(v);
+    const hit = code < bits[start]! * 32 ? (bits[start + 1 + (code >> 5)]! >>> (code & 31)) & 1 : 0;
+    return (fl & CAT_SET_LEFT ? hit : 1 - hit) === 1 ? 0 : 1;
   }
 
   private slow(n: number, x: number): boolean {
@@ -315,6 +380,7 @@ class CompiledPredictor implements Predictor {
             const x = buf[off + f]!;
             const fl = flags[n]!;
             if (fl < SLOW && !Number.isNaN(x)) n = child[n]! + +(x >= thr[n]!);
+            else if (fl >= CAT) n = child[n]! + this.catBranch(n, x, fl);
             else if (fl >= SLOW) n = this.slow(n, x) ? child[n]! : child[n]! + 1;
             else n = child[n]! + (fl === NAN_LEFT ? 0 : 1);
             f = feat[n]!;
