@@ -9,8 +9,10 @@
  *
  * This module imports only its constants and bytes: the histogram workers load it too.
  */
+
+import type { PredictExports } from "../predict/predict-assembly.js";
 import type { BinningExports } from "./binning-assembly.js";
-import { BINNING_MODULE, KERNEL_MODULES } from "./kernel-bytes.js";
+import { BINNING_MODULE, KERNEL_MODULES, PREDICT_MODULE } from "./kernel-bytes.js";
 import { EXP_LIMIT, INV_LN2, LN2_HI, LN2_LO, MIN_HESS, P1, P2, P3, P4, P5, ROUND } from "./kernel-constants.js";
 
 export { SMALL_BINS } from "./kernel-constants.js";
@@ -237,22 +239,39 @@ function kernelModule(shared: boolean): object | null {
   return modules.get(shared)!;
 }
 
-let binningModule: object | null | undefined;
+/** Compiled helper modules by their bytes (base64), null where they do not compile. */
+const helperModules = new Map<string, object | null>();
+
+/** An instance of the helper module `bytes` (base64) over an unshared `memory`, or null. */
+function instantiateHelper(bytes: string, memory: KernelMemory): unknown {
+  if (!helperModules.has(bytes)) {
+    let m: object | null = null;
+    try {
+      if (wasm) m = new wasm.Module(Buffer.from(bytes, "base64"));
+    } catch {
+      m = null;
+    }
+    helperModules.set(bytes, m);
+  }
+  const m = helperModules.get(bytes);
+  if (!m || !wasm) return null;
+  return new wasm.Instance(m, { env: { memory } }).exports;
+}
 
 /**
  * The binning kernels (binning-assembly.ts) over an unshared `memory`, or null where
  * they cannot run (binning then takes its JavaScript path).
  */
 export function instantiateBinning(memory: KernelMemory): BinningExports | null {
-  if (binningModule === undefined) {
-    try {
-      binningModule = wasm ? new wasm.Module(Buffer.from(BINNING_MODULE, "base64")) : null;
-    } catch {
-      binningModule = null;
-    }
-  }
-  if (!binningModule || !wasm) return null;
-  return new wasm.Instance(binningModule, { env: { memory } }).exports as BinningExports;
+  return instantiateHelper(BINNING_MODULE, memory) as BinningExports | null;
+}
+
+/**
+ * The batch predictor (predict/predict-assembly.ts) over an unshared `memory`, or null
+ * where it cannot run (prediction then walks the trees in JavaScript).
+ */
+export function instantiatePredict(memory: KernelMemory): PredictExports | null {
+  return instantiateHelper(PREDICT_MODULE, memory) as PredictExports | null;
 }
 
 /** Whether the wasm kernels can run here. */

@@ -191,6 +191,23 @@ describe("compileEnsemble", () => {
     expectSameAsReference(e, randomRows(8, 203, 6, true));
   });
 
+  it("equals the reference through the predictor module: categorical bitsets, NaN as missing or as 0, float32, multiclass", () => {
+    // No zero-as-missing or infinite thresholds: every node is one the module decides.
+    for (const seed of [13, 14]) {
+      const e = randomEnsemble(seed, {
+        ...base,
+        trees: 40,
+        groups: seed === 13 ? 1 : 3,
+        float32: seed === 14,
+        categorical: true,
+        kinds: [SplitKind.LessThan, SplitKind.LessOrEqual],
+        missingKinds: [MissingKind.NaN, MissingKind.None],
+        link: seed === 13 ? "sigmoid" : "softmax",
+      });
+      expectSameAsReference(e, randomRows(seed + 50, 301, 6, true));
+    }
+  });
+
   it("equals the reference for averaged forests and the exp link", () => {
     expectSameAsReference(
       randomEnsemble(9, { ...base, average: true, link: "identity" }),

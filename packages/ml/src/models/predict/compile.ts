@@ -2,22 +2,24 @@ import { ValidationError } from "@quintet/core";
 import { assertMatrix, type Matrix } from "../ensemble/matrix.js";
 import { applyLink, goesLeft } from "../ensemble/reference.js";
 import { type Link, MissingKind, SplitKind, type Tree, type TreeEnsemble } from "../ensemble/types.js";
+import { instantiatePredict, KernelArena } from "../gbdt/kernels.js";
+import { PREDICT_FLAGS, type PredictExports } from "./predict-assembly.js";
 
 /** Node flag: a missing (NaN) value goes left at this fast node. */
-const NAN_LEFT = 1;
+const NAN_LEFT = PREDICT_FLAGS.NAN_LEFT;
 /**
  * Node flag: decide with the reference `goesLeft` (zero-as-missing, infinite thresholds,
  * unusual category sets). Rare in practice; keeping them off the fast path keeps it tight.
  */
-const SLOW = 2;
+const SLOW = PREDICT_FLAGS.SLOW;
 /**
  * Node flag: a categorical split by bitset (see `catBranch`). With it, NAN_LEFT says where
  * missing values and negative codes go, CAT_SET_LEFT that codes in the set go left, and
  * NAN_IS_ZERO that NaN is read as code 0 (MissingKind.None).
  */
-const CAT = 4;
-const CAT_SET_LEFT = 8;
-const NAN_IS_ZERO = 16;
+const CAT = PREDICT_FLAGS.CAT;
+const CAT_SET_LEFT = PREDICT_FLAGS.CAT_SET_LEFT;
+const NAN_IS_ZERO = PREDICT_FLAGS.NAN_IS_ZERO;
 
 /** Category sets with codes up to this use a bitset; larger ones the reference search. */
 const MAX_BITSET_CODE = 1 << 16;
@@ -237,6 +239,24 @@ interface Layout {
   base: Float64Array;
 }
 
+/** The predictor module's instance and its memory's layout (byte offsets) and views. */
+interface WasmPredictor {
+  k: PredictExports;
+  at: {
+    feat: number;
+    child: number;
+    thr: number;
+    flags: number;
+    cat: number;
+    roots: number;
+    groups: number;
+    rows: number;
+    margins: number;
+  };
+  rows: Float64Array;
+  margins: Float64Array;
+}
+
 class CompiledPredictor implements Predictor {
   readonly numFeatures: number;
   readonly numGroups: number;
@@ -289,6 +309,50 @@ class CompiledPredictor implements Predictor {
     return (fl & CAT_SET_LEFT ? hit : 1 - hit) === 1 ? 0 : 1;
   }
 
+  /**
+   * The predictor module over a copy of the layout, made on first use; null when it cannot
+   * run here or the ensemble has nodes only the reference can decide (SLOW).
+   */
+  private wasm(): WasmPredictor | null {
+    if (this.wasmState !== undefined) return this.wasmState;
+    this.wasmState = null;
+    const L = this.L;
+    if (L.flags.some((f) => f === SLOW)) return null;
+    const n = L.feat.length;
+    const a = new KernelArena();
+    const at = {
+      feat: a.alloc(n * 4),
+      child: a.alloc(n * 4),
+      thr: a.alloc(n * 8),
+      flags: a.alloc(n),
+      cat: a.alloc(L.catBits.length * 4),
+      roots: a.alloc(L.roots.length * 4),
+      groups: a.alloc(L.groups.length * 4),
+      rows: a.alloc(BLOCK_ROWS * this.numFeatures * 8),
+      margins: a.alloc(BLOCK_ROWS * this.numGroups * 8),
+    };
+    const memory = a.create(false);
+    const k = memory && instantiatePredict(memory);
+    if (!memory || !k) return null;
+    const buf = memory.buffer;
+    new Int32Array(buf, at.feat, n).set(L.feat);
+    new Int32Array(buf, at.child, n).set(L.child);
+    new Float64Array(buf, at.thr, n).set(L.thr);
+    new Uint8Array(buf, at.flags, n).set(L.flags);
+    new Int32Array(buf, at.cat, L.catBits.length).set(L.catBits);
+    new Int32Array(buf, at.roots, L.roots.length).set(L.roots);
+    new Int32Array(buf, at.groups, L.groups.length).set(L.groups);
+    this.wasmState = {
+      k,
+      at,
+      rows: new Float64Array(buf, at.rows, BLOCK_ROWS * this.numFeatures),
+      margins: new Float64Array(buf, at.margins, BLOCK_ROWS * this.numGroups),
+    };
+    return this.wasmState;
+  }
+
+  private wasmState: WasmPredictor | null | undefined;
+
   private slow(n: number, x: number): boolean {
     const tree = this.e.trees[this.L.srcTree[n]!]!;
     return goesLeft(tree, this.L.srcNode[n]!, x, this.e.float32);
@@ -328,6 +392,30 @@ class CompiledPredictor implements Predictor {
     if (out.length < this.numGroups) {
       throw new ValidationError(`output buffer has length ${out.length}, needs ${this.numGroups}`);
     }
+    const w = this.wasm();
+    if (w) {
+      const { k, at, rows: block, margins } = w;
+      this.load(row, 0, block, 0, 0);
+      margins.fill(0, 0, this.numGroups);
+      k.predictBlock(
+        at.rows,
+        1,
+        this.numFeatures,
+        this.L.roots.length,
+        at.roots,
+        at.groups,
+        this.numGroups,
+        at.feat,
+        at.child,
+        at.thr,
+        at.flags,
+        at.cat,
+        at.margins,
+      );
+      for (let g = 0; g < this.numGroups; g++) out[g] = margins[g]!;
+      this.finishRow(out, 0);
+      return out;
+    }
     const xs = this.rowBuf;
     this.load(row, 0, xs, 0, 0);
     out.fill(0, 0, this.numGroups);
@@ -363,6 +451,35 @@ class CompiledPredictor implements Predictor {
     const G = this.numGroups;
     const c = this.numFeatures;
     const out = new Float64Array(m.rows * G);
+    const w = this.wasm();
+    if (w) {
+      // The same walk in the predictor module, a block of rows per call.
+      const { k, at, rows: block, margins } = w;
+      const L = this.L;
+      for (let r0 = 0; r0 < m.rows; r0 += BLOCK_ROWS) {
+        const r1 = Math.min(m.rows, r0 + BLOCK_ROWS);
+        for (let r = r0; r < r1; r++) this.load(m.data, r * c, block, (r - r0) * c, r);
+        margins.fill(0);
+        k.predictBlock(
+          at.rows,
+          r1 - r0,
+          c,
+          L.roots.length,
+          at.roots,
+          at.groups,
+          G,
+          at.feat,
+          at.child,
+          at.thr,
+          at.flags,
+          at.cat,
+          at.margins,
+        );
+        out.set(margins.subarray(0, (r1 - r0) * G), r0 * G);
+        for (let r = r0; r < r1; r++) this.finishRow(out, r * G);
+      }
+      return out;
+    }
     const { roots, groups, feat, child, thr, flags } = this.L;
     const buf = this.blockBuf;
     for (let r0 = 0; r0 < m.rows; r0 += BLOCK_ROWS) {
