@@ -72,7 +72,7 @@ function predictBlockKernel(): Func {
   // i32 locals
   const T = 13;
   const R = 14;
-  const ROOT = 15;
+  // Local 15 is unused.
   const GROUP = 16;
   const ROW = 17;
   const NODE = 18;
