@@ -132,7 +132,10 @@ export class SplitFinder {
     private readonly p: SplitParams,
   ) {}
 
-  /** Scans numeric features of histograms in `scan.buffer` with the wasm kernel. */
+  /**
+   * Searches histograms in `scan.buffer` with the wasm node scan (see `find`); writes the
+   * layout's feature table into the scan region, which must be this finder's own.
+   */
   setScan(scan: SplitScan | null): void {
     this.scan = scan;
     this.node = null;
