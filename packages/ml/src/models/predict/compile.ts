@@ -397,7 +397,7 @@ class CompiledPredictor implements Predictor {
       const { k, at, rows: block, margins } = w;
       this.load(row, 0, block, 0, 0);
       margins.fill(0, 0, this.numGroups);
-      k.predictBlock(
+      k.predictRows(
         at.rows,
         1,
         this.numFeatures,

@@ -21,10 +21,13 @@ import {
   type Func,
   f64,
   GE_F,
+  GE_S,
+  GT_S,
   get,
   I32,
   IF,
   i32,
+  LE_S,
   LOOP,
   LT_F64,
   LT_S,
@@ -55,7 +58,7 @@ export const PREDICT_FLAGS = { NAN_LEFT: 1, SLOW: 2, CAT: 4, CAT_SET_LEFT: 8, NA
  * `child`, `child + 1`; CAT nodes' bitsets in `cat` from the index in `thr`. SLOW nodes
  * are not handled here (such ensembles take the JavaScript walk).
  */
-function predictBlockKernel(): Func {
+function predictBlockKernel(lanes: number): Func {
   const ROWS = 0;
   const N = 1;
   const COLS = 2;
@@ -72,23 +75,28 @@ function predictBlockKernel(): Func {
   // i32 locals
   const T = 13;
   const R = 14;
-  // Local 15 is unused.
+  const ROOT = 15;
   const GROUP = 16;
   const ROW = 17;
-  const NODE = 18;
-  const F = 19;
-  const FL = 20;
-  const C = 21;
-  const START = 22;
-  const CODE = 23;
-  const HIT = 24;
-  const B = 25;
-  const O = 26;
+  const ROOT_F = 18;
+  const FL = 19;
+  const C = 20;
+  const START = 21;
+  const CODE = 22;
+  const HIT = 23;
+  const B = 24;
+  const O = 25;
+  const ACTIVE = 26;
+  /** Per lane: its node, the node's feature (-1 at a leaf) and its row's address. */
+  const NODE = (lane: number) => 27 + 3 * lane;
+  const F = (lane: number) => 28 + 3 * lane;
+  const ROW_AT = (lane: number) => 29 + 3 * lane;
+  const I32_LOCALS = 27 + 3 * lanes - 13;
   // f64 locals
-  const X = 27;
+  const X = 27 + 3 * lanes;
   const at4 = (base: number, index: number) => [...get(base), ...get(index), ...i32(2), ...SHL, ...ADD];
-  /** B = 0 (left) or 1 (right) for the CAT node NODE and value X. */
-  const catBranch = [
+  /** B = 0 (left) or 1 (right) for the CAT node `node` and value X (flags FL). */
+  const catBranch = (node: number) => [
     // Missing: NaN (unless read as code 0) and negative codes go the default way.
     ...BLOCK,
     ...get(X),
@@ -125,7 +133,7 @@ function predictBlockKernel(): Func {
     ...br(1),
     ...END,
     ...get(THR),
-    ...get(NODE),
+    ...get(node),
     ...i32(3),
     ...SHL,
     ...ADD,
@@ -181,32 +189,21 @@ function predictBlockKernel(): Func {
     ...END,
     ...END,
   ];
-  const walk = [
-    ...at4(ROOTS, T),
-    ...load32(),
-    ...set(NODE),
-    ...at4(FEAT, NODE),
-    ...load32(),
-    ...set(F),
-    ...BLOCK,
-    ...get(F),
-    ...i32(0),
-    ...LT_S,
-    ...brIf(0),
-    ...LOOP,
-    ...get(ROW),
-    ...get(F),
+  /** Moves lane `lane` (not at a leaf) one node down. */
+  const step = (lane: number) => [
+    ...get(ROW_AT(lane)),
+    ...get(F(lane)),
     ...i32(3),
     ...SHL,
     ...ADD,
     ...loadF64(),
     ...set(X),
     ...get(FLAGS),
-    ...get(NODE),
+    ...get(NODE(lane)),
     ...ADD,
     ...load8(),
     ...set(FL),
-    ...at4(CHILD, NODE),
+    ...at4(CHILD, NODE(lane)),
     ...load32(),
     ...set(C),
     ...get(FL),
@@ -221,55 +218,138 @@ function predictBlockKernel(): Func {
     ...get(C),
     ...get(X),
     ...get(THR),
-    ...get(NODE),
+    ...get(NODE(lane)),
     ...i32(3),
     ...SHL,
     ...ADD,
     ...loadF64(),
     ...GE_F,
     ...ADD,
-    ...set(NODE),
+    ...set(NODE(lane)),
     ...ELSE,
     ...get(C),
     ...i32(1),
     ...ADD,
     ...get(FL),
     ...SUB,
-    ...set(NODE),
+    ...set(NODE(lane)),
     ...END,
     ...ELSE,
-    ...catBranch,
+    ...catBranch(NODE(lane)),
     ...get(C),
     ...get(B),
     ...ADD,
-    ...set(NODE),
+    ...set(NODE(lane)),
     ...END,
-    ...at4(FEAT, NODE),
+    ...at4(FEAT, NODE(lane)),
     ...load32(),
-    ...tee(F),
-    ...i32(0),
-    ...LT_S,
-    ...EQZ,
-    ...brIf(0),
-    ...END,
-    ...END,
+    ...set(F(lane)),
   ];
+  /** One step of every lane not at a leaf yet; loops while any moved to an inner node. */
+  const walkStep = (lanes: number) => [
+    ...i32(0),
+    ...set(ACTIVE),
+    ...Array.from({ length: lanes }, (_, i) => [
+      ...get(F(i)),
+      ...i32(0),
+      ...GE_S,
+      ...IF,
+      ...step(i),
+      ...get(ACTIVE),
+      ...get(F(i)),
+      ...i32(0),
+      ...GE_S,
+      ...OR,
+      ...set(ACTIVE),
+      ...END,
+    ]).flat(),
+    ...get(ACTIVE),
+    ...brIf(0),
+  ];
+  /**
+   * Walks `lanes` rows from ROW (consecutive) through tree T together, so the lanes' node
+   * loads overlap, then adds each leaf to its row's margin from O; advances R, ROW and O.
+   */
+  const walkRows = (lanes: number) => {
+    const lanesOf = (f: (lane: number) => number[]) => Array.from({ length: lanes }, (_, i) => f(i)).flat();
+    return [
+      ...lanesOf((i) => [
+        ...get(ROOT),
+        ...set(NODE(i)),
+        ...get(ROOT_F),
+        ...set(F(i)),
+        ...get(ROW),
+        ...i32(i),
+        ...get(COLS),
+        ...MUL,
+        ...i32(3),
+        ...SHL,
+        ...ADD,
+        ...set(ROW_AT(i)),
+      ]),
+      ...BLOCK,
+      ...get(ROOT_F),
+      ...i32(0),
+      ...LT_S,
+      ...brIf(0),
+      ...LOOP,
+      ...(lanes === 1 ? [...step(0), ...get(F(0)), ...i32(0), ...GE_S, ...brIf(0)] : walkStep(lanes)),
+      ...END,
+      ...END,
+      // out[r * G + group] += thr[leaf], lane by lane.
+      ...lanesOf((i) => [
+        ...get(O),
+        ...get(O),
+        ...loadF64(),
+        ...get(THR),
+        ...get(NODE(i)),
+        ...i32(3),
+        ...SHL,
+        ...ADD,
+        ...loadF64(),
+        ...ADD_F,
+        ...storeF64(),
+        ...get(O),
+        ...get(G),
+        ...i32(3),
+        ...SHL,
+        ...ADD,
+        ...set(O),
+      ]),
+      ...get(ROW),
+      ...get(COLS),
+      ...i32(3 + Math.log2(lanes)),
+      ...SHL,
+      ...ADD,
+      ...set(ROW),
+      ...get(R),
+      ...i32(lanes),
+      ...ADD,
+      ...set(R),
+    ];
+  };
   const body = [
     ...BLOCK,
     ...get(TREES),
     ...i32(0),
-    ...LT_S,
-    ...get(TREES),
-    ...EQZ,
+    ...LE_S,
     ...get(N),
     ...EQZ,
-    ...OR,
     ...OR,
     ...brIf(0),
     ...LOOP,
     ...at4(GROUPS, T),
     ...load32(),
     ...set(GROUP),
+    ...at4(ROOTS, T),
+    ...load32(),
+    ...tee(ROOT),
+    ...i32(2),
+    ...SHL,
+    ...get(FEAT),
+    ...ADD,
+    ...load32(),
+    ...set(ROOT_F),
     ...i32(0),
     ...set(R),
     ...get(ROWS),
@@ -280,33 +360,33 @@ function predictBlockKernel(): Func {
     ...SHL,
     ...ADD,
     ...set(O),
+    // `lanes` rows at a time while that many remain, then one at a time.
+    ...(lanes > 1
+      ? [
+          ...BLOCK,
+          ...LOOP,
+          ...get(R),
+          ...i32(lanes),
+          ...ADD,
+          ...get(N),
+          ...GT_S,
+          ...brIf(1),
+          ...walkRows(lanes),
+          ...br(0),
+          ...END,
+          ...END,
+        ]
+      : []),
+    ...BLOCK,
     ...LOOP,
-    ...walk,
-    // out[r * G + group] += thr[leaf]
-    ...get(O),
-    ...get(O),
-    ...loadF64(),
-    ...get(THR),
-    ...get(NODE),
-    ...i32(3),
-    ...SHL,
-    ...ADD,
-    ...loadF64(),
-    ...ADD_F,
-    ...storeF64(),
-    ...get(O),
-    ...get(G),
-    ...i32(3),
-    ...SHL,
-    ...ADD,
-    ...set(O),
-    ...get(ROW),
-    ...get(COLS),
-    ...i32(3),
-    ...SHL,
-    ...ADD,
-    ...set(ROW),
-    ...nextWhileBelow(R, 1, N, true),
+    ...get(R),
+    ...get(N),
+    ...GE_S,
+    ...brIf(1),
+    ...walkRows(1),
+    ...br(0),
+    ...END,
+    ...END,
     ...nextWhileBelow(T, 1, TREES, true),
     ...END,
   ];
@@ -314,15 +394,34 @@ function predictBlockKernel(): Func {
     params: 13,
     results: 0,
     locals: [
-      [14, I32],
+      [I32_LOCALS, I32],
       [1, F64],
     ],
     body,
   };
 }
 
+/** Rows walked through a tree together in batches (their node loads overlap). */
+const LANES = 4;
+
 /** What the predictor module exports (byte offsets into the memory it was given). */
 export interface PredictExports {
+  /** Single rows: the same walk in a smaller function, one lane. */
+  predictRows(
+    rows: number,
+    n: number,
+    cols: number,
+    trees: number,
+    roots: number,
+    groups: number,
+    G: number,
+    feat: number,
+    child: number,
+    thr: number,
+    flags: number,
+    cat: number,
+    out: number,
+  ): void;
   predictBlock(
     rows: number,
     n: number,
@@ -342,5 +441,11 @@ export interface PredictExports {
 
 /** The predictor module's bytes, importing an unshared memory `env.memory`. */
 export function predictModuleBytes(): Uint8Array {
-  return assemble([["predictBlock", predictBlockKernel()]], false);
+  return assemble(
+    [
+      ["predictBlock", predictBlockKernel(LANES)],
+      ["predictRows", predictBlockKernel(1)],
+    ],
+    false,
+  );
 }
