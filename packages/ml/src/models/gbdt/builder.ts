@@ -165,7 +165,7 @@ class ThreadedBuilder extends SerialBuilder {
     }
     const c = this.ctrl;
     const tag = this.post(Cmd.Subtree, count, () => {});
-    for (let k = claimChunk(c, tag, count); k >= 0; k = claimChunk(c, tag, count)) {
+    for (let k = this.claim(tag, count); k >= 0; k = this.claim(tag, count)) {
       run(k);
       Atomics.add(c, CTRL.FINISHED, 1);
     }
@@ -200,7 +200,7 @@ class ThreadedBuilder extends SerialBuilder {
       c[CTRL.END] = rows;
     });
     const c = this.ctrl;
-    for (let k = claimChunk(c, tag, chunks); k >= 0; k = claimChunk(c, tag, chunks)) {
+    for (let k = this.claim(tag, chunks); k >= 0; k = this.claim(tag, chunks)) {
       this.logisticChunk(k * per, Math.min(rows, (k + 1) * per));
       Atomics.add(c, CTRL.FINISHED, 1);
     }
@@ -224,12 +224,17 @@ class ThreadedBuilder extends SerialBuilder {
       c[CTRL.COLUMN] = column;
     });
     const c = this.ctrl;
-    for (let k = claimChunk(c, tag, 2); k >= 0; k = claimChunk(c, tag, 2)) {
+    for (let k = this.claim(tag, 2); k >= 0; k = this.claim(tag, 2)) {
       c[CTRL.MID + k] = partitionBlock(this.kernels, at, start, end, k, column);
       Atomics.add(c, CTRL.FINISHED, 1);
     }
     this.await(2);
     return this.joinBlocks(start, partitionSplit(start, end), c[CTRL.MID]!, c[CTRL.MID + 1]!);
+  }
+
+  /** The calling thread's next chunk of the current task, or -1 (see `threadSettings.callerClaims`). */
+  private claim(tag: number, chunks: number): number {
+    return threadSettings.callerClaims ? claimChunk(this.ctrl, tag, chunks) : -1;
   }
 
   /** Writes a task with `chunks` chunks, wakes the workers, and returns its claim tag. */
@@ -270,7 +275,7 @@ class ThreadedBuilder extends SerialBuilder {
         c[CTRL.DENSE] = this.dense ? 1 : 0;
         c[CTRL.LARGE] = this.numLarge;
       });
-      for (let k = claimChunk(c, tag, chunks); k >= 0; k = claimChunk(c, tag, chunks)) {
+      for (let k = this.claim(tag, chunks); k >= 0; k = this.claim(tag, chunks)) {
         const b = blockChunk(k, chunks, start, end, count);
         this.buildChunk(b.block === 0 ? slot : this.pool.blockSlot, b.r0, b.r1, b.fi0, b.fi1);
         Atomics.add(c, CTRL.FINISHED, 1);
@@ -286,7 +291,7 @@ class ThreadedBuilder extends SerialBuilder {
       c[CTRL.DENSE] = this.dense ? 1 : 0;
       c[CTRL.LARGE] = this.numLarge;
     });
-    for (let k = claimChunk(c, tag, this.chunks); k >= 0; k = claimChunk(c, tag, this.chunks)) {
+    for (let k = this.claim(tag, this.chunks); k >= 0; k = this.claim(tag, this.chunks)) {
       this.buildChunk(slot, start, end, c[CTRL.BOUNDS + k]!, c[CTRL.BOUNDS + k + 1]!);
       Atomics.add(c, CTRL.FINISHED, 1);
     }
@@ -330,7 +335,7 @@ class ThreadedBuilder extends SerialBuilder {
     });
     const c = this.ctrl;
     const hist = this.pool.view(slot);
-    for (let k = claimChunk(c, tag, chunks); k >= 0; k = claimChunk(c, tag, chunks)) {
+    for (let k = this.claim(tag, chunks); k >= 0; k = this.claim(tag, chunks)) {
       scanRun(finder, hist, G, H, this.scanFeats, count, chunks, k, this.chunkBest, this.results);
       Atomics.add(c, CTRL.FINISHED, 1);
     }

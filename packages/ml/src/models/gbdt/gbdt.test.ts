@@ -339,19 +339,24 @@ describe("trainGbdt: determinism, threads, early stopping, progress", () => {
       Object.assign(threadSettings, saved);
     });
     const serial = await trainGbdt(t.X, t.y, { ...opts, threads: 1 });
+    // First the workers alone take every shared task: they provably did some of each kind
+    // (on a busy machine the calling thread could otherwise take them all).
+    threadSettings.callerClaims = false;
     const before = { ...threadStats };
     const threaded = await trainGbdt(t.X, t.y, { ...opts, threads: 2 });
     expect(treesOf(threaded)).toEqual(treesOf(serial));
-    // The worker did take histogram and split-search chunks (else this compares nothing).
     expect(threadStats.workerChunks).toBeGreaterThan(before.workerChunks);
     expect(threadStats.workerScans).toBeGreaterThan(before.workerScans);
     expect(threadStats.workerBlocks).toBeGreaterThan(before.workerBlocks);
     // Without per-node column sampling, subtrees below the second level are grown as tasks.
     const whole = { ...opts, colsampleByNode: 1 } as const;
-    expect(treesOf(await trainGbdt(t.X, t.y, { ...whole, threads: 2 }))).toEqual(
-      treesOf(await trainGbdt(t.X, t.y, { ...whole, threads: 1 })),
-    );
+    const wholeSerial = treesOf(await trainGbdt(t.X, t.y, { ...whole, threads: 1 }));
+    expect(treesOf(await trainGbdt(t.X, t.y, { ...whole, threads: 2 }))).toEqual(wholeSerial);
     expect(threadStats.workerSubtrees).toBeGreaterThan(before.workerSubtrees);
+    // Then both threads take tasks, as in use: the same models.
+    threadSettings.callerClaims = true;
+    expect(treesOf(await trainGbdt(t.X, t.y, { ...opts, threads: 2 }))).toEqual(treesOf(serial));
+    expect(treesOf(await trainGbdt(t.X, t.y, { ...whole, threads: 2 }))).toEqual(wholeSerial);
     // The next training reuses the worker (with new buffers) instead of starting one.
     const started = threadStats.workersStarted;
     const quant = { ...opts, quantizedGradients: true } as const;

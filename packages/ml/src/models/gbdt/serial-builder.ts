@@ -697,4 +697,11 @@ export const threadSettings = {
    * it on so that small trainings do use the workers.
    */
   awaitWorkers: false,
+  /**
+   * Whether the calling thread takes chunks of the tasks it shares. Tests turn it off so
+   * that the workers provably do some of every kind of task (they do all of them then);
+   * on a busy machine a calling thread that claims too can finish a small table's tasks
+   * before a worker gets scheduled. The model is the same either way.
+   */
+  callerClaims: true,
 };
