@@ -3,7 +3,7 @@ import { assertMatrix, type Matrix } from "../ensemble/matrix.js";
 import { applyLink, goesLeft } from "../ensemble/reference.js";
 import { type Link, MissingKind, SplitKind, type Tree, type TreeEnsemble } from "../ensemble/types.js";
 import { instantiatePredict, KernelArena } from "../gbdt/kernels.js";
-import { PREDICT_FLAGS, type PredictExports } from "./predict-assembly.js";
+import { PREDICT_FLAGS, type PredictExports, type PredictWalk } from "./predict-assembly.js";
 
 /** Node flag: a missing (NaN) value goes left at this fast node. */
 const NAN_LEFT = PREDICT_FLAGS.NAN_LEFT;
@@ -353,6 +353,26 @@ class CompiledPredictor implements Predictor {
 
   private wasmState: WasmPredictor | null | undefined;
 
+  /** Runs `fn` over the first `n` rows of the module's row block into its margins block. */
+  private walk(w: WasmPredictor, fn: PredictWalk, n: number): void {
+    const { at } = w;
+    fn(
+      at.rows,
+      n,
+      this.numFeatures,
+      this.L.roots.length,
+      at.roots,
+      at.groups,
+      this.numGroups,
+      at.feat,
+      at.child,
+      at.thr,
+      at.flags,
+      at.cat,
+      at.margins,
+    );
+  }
+
   private slow(n: number, x: number): boolean {
     const tree = this.e.trees[this.L.srcTree[n]!]!;
     return goesLeft(tree, this.L.srcNode[n]!, x, this.e.float32);
@@ -394,24 +414,10 @@ class CompiledPredictor implements Predictor {
     }
     const w = this.wasm();
     if (w) {
-      const { k, at, rows: block, margins } = w;
+      const { k, rows: block, margins } = w;
       this.load(row, 0, block, 0, 0);
       margins.fill(0, 0, this.numGroups);
-      k.predictRows(
-        at.rows,
-        1,
-        this.numFeatures,
-        this.L.roots.length,
-        at.roots,
-        at.groups,
-        this.numGroups,
-        at.feat,
-        at.child,
-        at.thr,
-        at.flags,
-        at.cat,
-        at.margins,
-      );
+      this.walk(w, k.predictRows, 1);
       for (let g = 0; g < this.numGroups; g++) out[g] = margins[g]!;
       this.finishRow(out, 0);
       return out;
@@ -454,27 +460,12 @@ class CompiledPredictor implements Predictor {
     const w = this.wasm();
     if (w) {
       // The same walk in the predictor module, a block of rows per call.
-      const { k, at, rows: block, margins } = w;
-      const L = this.L;
+      const { k, rows: block, margins } = w;
       for (let r0 = 0; r0 < m.rows; r0 += BLOCK_ROWS) {
         const r1 = Math.min(m.rows, r0 + BLOCK_ROWS);
         for (let r = r0; r < r1; r++) this.load(m.data, r * c, block, (r - r0) * c, r);
         margins.fill(0);
-        k.predictBlock(
-          at.rows,
-          r1 - r0,
-          c,
-          L.roots.length,
-          at.roots,
-          at.groups,
-          G,
-          at.feat,
-          at.child,
-          at.thr,
-          at.flags,
-          at.cat,
-          at.margins,
-        );
+        this.walk(w, k.predictBlock, r1 - r0);
         out.set(margins.subarray(0, (r1 - r0) * G), r0 * G);
         for (let r = r0; r < r1; r++) this.finishRow(out, r * G);
       }

@@ -404,39 +404,32 @@ function predictBlockKernel(lanes: number): Func {
 /** Rows walked through a tree together in batches (their node loads overlap). */
 const LANES = 4;
 
-/** What the predictor module exports (byte offsets into the memory it was given). */
+/**
+ * A walk of `n` rows at `rows` through every tree into `out` (see predictBlockKernel);
+ * every pointer is a byte offset into the module's memory.
+ */
+export type PredictWalk = (
+  rows: number,
+  n: number,
+  cols: number,
+  trees: number,
+  roots: number,
+  groups: number,
+  G: number,
+  feat: number,
+  child: number,
+  thr: number,
+  flags: number,
+  cat: number,
+  out: number,
+) => void;
+
+/** What the predictor module exports. */
 export interface PredictExports {
+  /** Blocks of rows, four lanes at a time. */
+  predictBlock: PredictWalk;
   /** Single rows: the same walk in a smaller function, one lane. */
-  predictRows(
-    rows: number,
-    n: number,
-    cols: number,
-    trees: number,
-    roots: number,
-    groups: number,
-    G: number,
-    feat: number,
-    child: number,
-    thr: number,
-    flags: number,
-    cat: number,
-    out: number,
-  ): void;
-  predictBlock(
-    rows: number,
-    n: number,
-    cols: number,
-    trees: number,
-    roots: number,
-    groups: number,
-    G: number,
-    feat: number,
-    child: number,
-    thr: number,
-    flags: number,
-    cat: number,
-    out: number,
-  ): void;
+  predictRows: PredictWalk;
 }
 
 /** The predictor module's bytes, importing an unshared memory `env.memory`. */
