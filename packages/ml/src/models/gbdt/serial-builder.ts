@@ -3,7 +3,6 @@
  * imports neither `@quintet/core` nor `node:worker_threads`, so workers can load it
  * (see worker-imports.test.ts) to grow whole subtrees with a builder of their own.
  */
-
 import type { BinnedMatrix } from "./bins.js";
 import {
   BLOCK_SLOTS,

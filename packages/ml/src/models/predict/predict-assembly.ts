@@ -95,6 +95,8 @@ function predictBlockKernel(lanes: number): Func {
   // f64 locals
   const X = 27 + 3 * lanes;
   const at4 = (base: number, index: number) => [...get(base), ...get(index), ...i32(2), ...SHL, ...ADD];
+  /** B = the side missing values take: 0 (left) with NAN_LEFT, else 1. */
+  const defaultSide = [...i32(1), ...get(FL), ...i32(PREDICT_FLAGS.NAN_LEFT), ...AND, ...SUB, ...set(B)];
   /** B = 0 (left) or 1 (right) for the CAT node `node` and value X (flags FL). */
   const catBranch = (node: number) => [
     // Missing: NaN (unless read as code 0) and negative codes go the default way.
@@ -111,12 +113,7 @@ function predictBlockKernel(lanes: number): Func {
     ...f64(0),
     ...set(X),
     ...ELSE,
-    ...i32(1),
-    ...get(FL),
-    ...i32(PREDICT_FLAGS.NAN_LEFT),
-    ...AND,
-    ...SUB,
-    ...set(B),
+    ...defaultSide,
     ...br(2),
     ...END,
     ...END,
@@ -124,12 +121,7 @@ function predictBlockKernel(lanes: number): Func {
     ...f64(0),
     ...LT_F64,
     ...IF,
-    ...i32(1),
-    ...get(FL),
-    ...i32(PREDICT_FLAGS.NAN_LEFT),
-    ...AND,
-    ...SUB,
-    ...set(B),
+    ...defaultSide,
     ...br(1),
     ...END,
     ...get(THR),
